@@ -1,0 +1,145 @@
+// Symbols per second of the CPU predictor, encoding and decoding, against the
+// ceiling set by the float matrix products alone at the same shapes.
+//
+//   build/bench/bench_throughput [--model FILE] [--streams 256] [--length 1024] [--input FILE]
+//
+// Without --model it uses a fixed-seed model of the shape: 4 layers,
+// 256 wide, 256 symbols, a 256-symbol window. Each of the streams codes
+// `length` symbols (from --input, or generated text), so most steps attend
+// over the full window.
+#include <ATen/ATen.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "engine/chunk_coder.h"
+#include "model/model_file.h"
+#include "model/network.h"
+
+using namespace lmzip;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// The GEMMs one predictor step runs, on random integer-valued floats.
+double gemm_ceiling(const ModelConfig& c, std::int64_t streams, int steps) {
+  auto integers = [](std::int64_t r, std::int64_t k) { return at::randint(-127, 128, {r, k}, at::kFloat); };
+  const std::int64_t q = c.heads * c.head_dim, kv = c.kv_heads * c.head_dim;
+  at::Tensor x = integers(streams, c.width), h = integers(streams, c.ffn), o = integers(streams, q);
+  std::vector<at::Tensor> w;
+  for (std::uint32_t l = 0; l < c.layers; ++l)
+    for (auto shape : std::vector<std::pair<std::int64_t, std::int64_t>>{
+             {c.width, q}, {c.width, kv}, {c.width, kv}, {q, c.width}, {c.width, c.ffn}, {c.ffn, c.width}})
+      w.push_back(integers(shape.first, shape.second));
+  at::Tensor wout = integers(c.width, c.vocab_size);
+  std::vector<at::Tensor> outs;
+  for (auto& t : w) outs.push_back(at::empty({streams, t.size(1)}, at::kFloat));
+  at::Tensor out_logits = at::empty({streams, c.vocab_size}, at::kFloat);
+  auto run = [&] {
+    for (std::size_t i = 0; i < w.size(); ++i) {
+      const at::Tensor& in = (i % 6 == 3) ? o : (i % 6 == 5) ? h : x;
+      at::mm_out(outs[i], in, w[i]);
+    }
+    at::mm_out(out_logits, x, wout);
+  };
+  for (int i = 0; i < 3; ++i) run();
+  const auto t0 = Clock::now();
+  for (int i = 0; i < steps; ++i) run();
+  return static_cast<double>(streams) * steps / seconds_since(t0);
+}
+
+std::vector<std::uint8_t> generated_text(std::size_t n) {
+  const char* words[] = {"the ", "of ", "and ", "compression ", "model ", "a ", "language ", "is ", "predicts ",
+                         "next ", "symbol ", "range ", "coder ", "writes ", "bits.\n", "every ", "file "};
+  std::vector<std::uint8_t> out;
+  std::uint64_t state = 12345;
+  while (out.size() < n) {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    const char* w = words[(state >> 33) % (sizeof(words) / sizeof(words[0]))];
+    out.insert(out.end(), w, w + std::strlen(w));
+  }
+  out.resize(n);
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string model_path, input_path;
+  std::uint32_t streams = 256, length = 1024;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string a = argv[i];
+    if (a == "--model") model_path = argv[i + 1];
+    else if (a == "--input") input_path = argv[i + 1];
+    else if (a == "--streams") streams = static_cast<std::uint32_t>(std::stoul(argv[i + 1]));
+    else if (a == "--length") length = static_cast<std::uint32_t>(std::stoul(argv[i + 1]));
+    else {
+      std::fprintf(stderr, "unknown option %s\n", a.c_str());
+      return 1;
+    }
+  }
+  const ModelFile model = model_path.empty() ? ModelFile::random(ModelConfig{}, 1) : ModelFile::load(model_path);
+  const ModelConfig& c = model.config;
+  const auto tokenizer = model.tokenizer == TokenizerKind::Bytes
+                             ? Tokenizer::bytes()
+                             : Tokenizer::from_pieces(model.pieces, model.piece_scores);
+
+  std::vector<std::uint8_t> text;
+  if (!input_path.empty()) {
+    std::ifstream f(input_path, std::ios::binary);
+    text.assign(std::istreambuf_iterator<char>(f), {});
+  }
+  if (text.empty()) text = generated_text(std::size_t{streams} * length * 4);
+  std::vector<std::uint32_t> all;
+  tokenizer->encode(text.data(), text.size(), all);
+  std::vector<CodedChunk> chunks(streams);
+  for (std::uint32_t s = 0; s < streams; ++s)
+    for (std::uint32_t i = 0; i < length; ++i)
+      chunks[s].symbols.push_back(all[(std::size_t{s} * length + i) % all.size()]);
+  const double symbols = static_cast<double>(streams) * length;
+
+  const double ceiling = gemm_ceiling(c, streams, 50);
+
+  auto predictor = make_cpu_predictor(model, streams);
+  auto t0 = Clock::now();
+  encode_chunks(*predictor, chunks, 0, chunks.size());
+  const double encode_rate = symbols / seconds_since(t0);
+
+  std::vector<DecodeTask> tasks;
+  std::size_t coded_bytes = 0;
+  for (auto& ch : chunks) {
+    std::string original;
+    tokenizer->decode(ch.symbols.data(), ch.symbols.size(), original);
+    tasks.push_back({ch.payload.data(), ch.payload.size(), static_cast<std::uint32_t>(ch.symbols.size()),
+                     static_cast<std::uint32_t>(original.size()), {}});
+    coded_bytes += ch.payload.size();
+  }
+  t0 = Clock::now();
+  decode_chunks(*predictor, *tokenizer, tasks, 0, tasks.size());
+  const double decode_rate = symbols / seconds_since(t0);
+  for (std::size_t i = 0; i < chunks.size(); ++i) {
+    std::string original;
+    tokenizer->decode(chunks[i].symbols.data(), chunks[i].symbols.size(), original);
+    if (tasks[i].bytes != original) {
+      std::fprintf(stderr, "decode mismatch in chunk %zu\n", i);
+      return 1;
+    }
+  }
+  double ideal = 0;
+  for (auto& ch : chunks) ideal += ch.ideal_bits;
+
+  std::printf("| model | streams | symbols/stream | GEMM ceiling sym/s | encode sym/s | decode sym/s | encode / ceiling | decode / ceiling | coder overhead |\n");
+  std::printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+  std::printf("| %s %ux%u V=%u W=%u | %u | %u | %.0f | %.0f | %.0f | %.0f%% | %.0f%% | %.3f%% |\n",
+              model_path.empty() ? "random" : model.name.c_str(), c.layers, c.width, c.vocab_size, c.window,
+              streams, length, ceiling, encode_rate, decode_rate, 100 * encode_rate / ceiling,
+              100 * decode_rate / ceiling, 100.0 * (coded_bytes * 8.0 - ideal) / ideal);
+  return 0;
+}

@@ -1,0 +1,102 @@
+// lmzip: lossless compression with a language model and a range coder.
+//
+// Streams in, streams out. A compressed stream names its model by the SHA-256
+// of the model file; decompression finds that model in the search path.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <istream>
+#include <ostream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace lmzip {
+
+// Every failure the library reports. what() is one line, without the file name
+// (the caller knows which file it was working on).
+class Error : public std::runtime_error {
+ public:
+  enum class Kind {
+    Corrupt,        // the input is not a valid .lmz stream (truncated, bad checksum, foreign)
+    ModelMissing,   // the model the stream names is not in the search path
+    ModelInvalid,   // a model file is unreadable, malformed, or fails its self-test
+    Io,             // reading or writing failed
+    Usage,          // bad option value
+  };
+  Error(Kind kind, const std::string& message) : std::runtime_error(message), kind_(kind) {}
+  Kind kind() const { return kind_; }
+
+ private:
+  Kind kind_;
+};
+
+// Where models are looked for, in order: explicit_path (if set), then each
+// directory of $LMZIP_MODEL_PATH (colon-separated), then the directories
+// next to the program (<exe>/models, <exe>/../share/lmzip/models), then the
+// source tree's models/.
+struct ModelSearch {
+  std::string explicit_path;  // -m FILE
+  std::string program_path;   // argv[0] resolved, to find models next to it
+  std::vector<std::string> directories() const;
+};
+
+// Progress: bytes read from the input so far, bytes written so far.
+using ProgressFn = std::function<void(std::uint64_t in, std::uint64_t out)>;
+
+struct CompressOptions {
+  ModelSearch models;
+  int level = 5;            // 1..9; picks the model when models.explicit_path is empty
+  int threads = 1;          // independent worker groups; output does not depend on it
+  std::uint32_t chunk_bytes = 0;  // 0: the model's default
+  ProgressFn progress;
+};
+
+struct DecompressOptions {
+  ModelSearch models;
+  int threads = 1;
+  ProgressFn progress;
+};
+
+struct Stats {
+  std::uint64_t original_bytes = 0;
+  std::uint64_t compressed_bytes = 0;
+  std::uint64_t chunks = 0;
+  std::uint64_t stored_chunks = 0;
+  std::uint64_t symbols = 0;
+  double ideal_bits = 0;     // sum of -log2 p over the coded symbols (model's ideal size)
+  std::string model_id;      // hex SHA-256 of the model (last stream's, for decompress)
+  std::string model_name;
+};
+
+// Reads in to its end and writes one .lmz stream to out.
+Stats compress(std::istream& in, std::ostream& out, const CompressOptions& options);
+
+// Decodes every concatenated stream of in into out. Each frame is verified
+// (checksum) before any of its bytes are written. Throws Error on failure;
+// bytes of frames before the failing one may have been written.
+Stats decompress(std::istream& in, std::ostream& out, const DecompressOptions& options);
+
+// One entry per stream, from headers and chunk tables only (no decoding).
+struct StreamInfo {
+  std::string model_id;
+  std::uint64_t original_bytes = 0;
+  std::uint64_t compressed_bytes = 0;
+  std::uint64_t frames = 0;
+  std::uint64_t chunks = 0;
+  std::uint64_t stored_chunks = 0;
+};
+std::vector<StreamInfo> list(std::istream& in);
+
+// The model compress() would use for these options: its path and name, and the
+// model id (hex). Throws Error(ModelMissing) if none is found.
+struct ModelInfo {
+  std::string path;
+  std::string name;
+  std::string id;
+};
+ModelInfo resolve_model(const CompressOptions& options);
+
+const char* version();
+
+}  // namespace lmzip

@@ -1,0 +1,575 @@
+// SPDX-License-Identifier: MIT
+// The lmzip program: parses the command line (gzip/xz/zstd conventions, see
+// docs/cli.md), runs the library once per file, and reports one line per
+// problem on stderr. Files, temp outputs and signals live in file_ops.cpp;
+// everything that compresses lives in the library (include/lmzip/lmzip.h).
+#include <unistd.h>  // isatty
+
+#include <CLI/CLI.hpp>                   // command line
+#include <spdlog/sinks/stdout_sinks.h>  // stderr logger
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cinttypes>
+#include <cmath>
+#include <cstdio>
+#include <istream>
+#include <mutex>
+#include <new>
+#include <ostream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cli/file_ops.h"
+#include "lmzip/lmzip.h"
+#include "train/trainer.h"
+
+namespace lmzip::cli {
+namespace {
+
+constexpr const char* kSuffix = ".lmz";
+constexpr const char* kTarSuffix = ".tlmz";  // shorthand for .tar.lmz
+
+enum class Mode { Compress, Decompress, Test, List };
+
+// Exit codes, as gzip and xz: a warning alone (a skipped file) gives 2.
+enum class Outcome { Ok = 0, Failed = 1, Warned = 2 };
+
+struct Settings {
+  Mode mode = Mode::Compress;
+  std::vector<std::string> files;
+  std::string output;       // -o
+  bool to_stdout = false;   // -c
+  bool force = false;       // -f
+  bool remove_input = false;  // --rm
+  int threads = 1;          // -T (0: all cores)
+  int verbosity = 0;        // -v count minus -q count
+  int level = 0;            // 0: the library's default
+  std::string model;        // -m
+};
+
+bool EndsWith(const std::string& s, const std::string& suffix) {
+  return s.size() > suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0 &&
+         s[s.size() - suffix.size() - 1] != '/';
+}
+
+std::string DisplayName(const std::string& file) { return file == "-" ? "stdin" : file; }
+
+// The decompressed name for FILE.lmz / FILE.tlmz, or "" for an unknown suffix.
+std::string StripSuffix(const std::string& file) {
+  if (EndsWith(file, kSuffix)) return file.substr(0, file.size() - std::string(kSuffix).size());
+  if (EndsWith(file, kTarSuffix)) return file.substr(0, file.size() - std::string(kTarSuffix).size()) + ".tar";
+  return "";
+}
+
+std::string Describe(const lmzip::Error& e) {
+  switch (e.kind()) {
+    case lmzip::Error::Kind::Corrupt:
+      return std::string("corrupt input: ") + e.what();
+    case lmzip::Error::Kind::ModelInvalid:
+      return std::string("bad model: ") + e.what();
+    case lmzip::Error::Kind::ModelMissing:  // the library's text says where it looked
+    case lmzip::Error::Kind::Io:
+    case lmzip::Error::Kind::Usage:
+      break;
+  }
+  return e.what();
+}
+
+std::string ShortId(const std::string& id) { return id.size() > 8 ? id.substr(0, 8) + "..." : id; }
+
+// "45.2%": compressed size as a share of the original, as gzip -v and xz -l.
+std::string Percent(std::uint64_t part, std::uint64_t whole) {
+  if (whole == 0) return "-";
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f%%", 100.0 * static_cast<double>(part) / static_cast<double>(whole));
+  return text;
+}
+
+// "45.2% (123456 => 55555 bytes, 2.91 bits/byte; model ideal 55321 bytes), model NAME 1a2b3c4d..."
+std::string DescribeStats(const lmzip::Stats& stats) {
+  char numbers[160];
+  double bits_per_byte = stats.original_bytes == 0
+                             ? 0.0
+                             : 8.0 * static_cast<double>(stats.compressed_bytes) / static_cast<double>(stats.original_bytes);
+  std::snprintf(numbers, sizeof numbers, "(%" PRIu64 " => %" PRIu64 " bytes, %.2f bits/byte", stats.original_bytes,
+                stats.compressed_bytes, bits_per_byte);
+  std::string text = Percent(stats.compressed_bytes, stats.original_bytes) + " " + numbers;
+  // The model's ideal size: what a perfect coder would need for its predictions
+  // (absent when nothing was modelled, e.g. all chunks stored).
+  if (stats.ideal_bits > 0) {
+    auto ideal_bytes = static_cast<std::uint64_t>(std::ceil(stats.ideal_bits / 8.0));
+    text += "; model ideal " + std::to_string(ideal_bytes) + " bytes";
+  }
+  text += ")";
+  if (!stats.model_id.empty()) {
+    text += ", model ";
+    if (!stats.model_name.empty()) text += stats.model_name + " ";
+    text += ShortId(stats.model_id);
+  }
+  return text;
+}
+
+std::string HumanBytes(double bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int unit = 0;
+  while (bytes >= 1024 && unit < 4) {
+    bytes /= 1024;
+    ++unit;
+  }
+  char text[32];
+  std::snprintf(text, sizeof text, unit == 0 ? "%.0f %s" : "%.1f %s", bytes, units[unit]);
+  return text;
+}
+
+// One self-overwriting status line on stderr, shown only when stderr is a
+// terminal. The library may call update() from its workers, hence the lock;
+// it is redrawn at most 4 times a second.
+class ProgressLine {
+ public:
+  ProgressLine(bool enabled, std::string name, std::uint64_t total_in)
+      : enabled_(enabled), name_(std::move(name)), total_in_(total_in), start_(Clock::now()), last_(start_) {}
+  ~ProgressLine() { clear(); }
+
+  lmzip::ProgressFn callback() {
+    if (!enabled_) return nullptr;
+    return [this](std::uint64_t in, std::uint64_t out) { update(in, out); };
+  }
+
+  void clear() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (shown_) std::fputs("\r\033[K", stderr);
+    shown_ = false;
+  }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+
+  void update(std::uint64_t in, std::uint64_t out) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto now = Clock::now();
+    if (now - last_ < std::chrono::milliseconds(250)) return;
+    last_ = now;
+    double seconds = std::chrono::duration<double>(now - start_).count();
+    std::string line = "lmzip: " + name_ + ": ";
+    if (total_in_ > 0) {
+      char percent[16];
+      std::snprintf(percent, sizeof percent, "%3.0f%% ", 100.0 * static_cast<double>(in) / static_cast<double>(total_in_));
+      line += percent;
+    }
+    line += HumanBytes(static_cast<double>(in)) + " => " + HumanBytes(static_cast<double>(out));
+    if (seconds > 0) line += ", " + HumanBytes(static_cast<double>(in) / seconds) + "/s";
+    if (total_in_ > in && in > 0 && seconds > 1) {
+      auto left = static_cast<long>(seconds * static_cast<double>(total_in_ - in) / static_cast<double>(in));
+      char eta[32];
+      std::snprintf(eta, sizeof eta, ", %ld:%02ld left", left / 60, left % 60);
+      line += eta;
+    }
+    std::fprintf(stderr, "\r\033[K%s", line.c_str());
+    std::fflush(stderr);
+    shown_ = true;
+  }
+
+  bool enabled_;
+  std::string name_;
+  std::uint64_t total_in_;
+  Clock::time_point start_;
+  Clock::time_point last_;
+  bool shown_ = false;
+  std::mutex mutex_;
+};
+
+// Runs the operation over every input; one instance per program run.
+class FileProcessor {
+ public:
+  explicit FileProcessor(const Settings& settings) : settings_(settings), stdout_buffer_(STDOUT_FILENO) {
+    ModelSearch models;
+    models.explicit_path = settings.model;
+    models.program_path = program_path();
+    int threads = settings.threads;
+    if (threads == 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    compress_options_.models = models;
+    compress_options_.threads = threads;
+    if (settings.level != 0) compress_options_.level = settings.level;
+    decompress_options_.models = models;
+    decompress_options_.threads = threads;
+    show_progress_ = isatty(STDERR_FILENO) && settings.verbosity >= 0;
+  }
+
+  Outcome run();
+
+ private:
+  bool writes_stdout(const std::string& file) const {
+    if (settings_.mode == Mode::Test || settings_.mode == Mode::List) return false;
+    if (settings_.to_stdout || settings_.output == "-") return true;
+    return file == "-" && settings_.output.empty();
+  }
+  Outcome process(const std::string& file);
+  Outcome list(const std::string& file);
+  Outcome fail(const std::string& file, const std::string& reason) {
+    spdlog::error("{}: {}", DisplayName(file), reason);
+    return Outcome::Failed;
+  }
+
+  const Settings& settings_;
+  CompressOptions compress_options_;
+  DecompressOptions decompress_options_;
+  FdWriteBuffer stdout_buffer_;  // shared: several inputs with -c concatenate
+  bool show_progress_ = false;
+  // Totals for -l over several files.
+  lmzip::StreamInfo list_total_;
+  std::uint64_t list_streams_ = 0;
+};
+
+Outcome FileProcessor::run() {
+  bool any_stdout = false, any_stdin = false;
+  for (const auto& file : settings_.files) {
+    any_stdout = any_stdout || writes_stdout(file);
+    any_stdin = any_stdin || file == "-";
+  }
+  if (!settings_.force) {
+    if (settings_.mode == Mode::Compress && any_stdout && isatty(STDOUT_FILENO)) {
+      spdlog::error("compressed data cannot be written to a terminal (use -f, or redirect)");
+      return Outcome::Failed;
+    }
+    if (settings_.mode != Mode::Compress && any_stdin && isatty(STDIN_FILENO)) {
+      spdlog::error("compressed data cannot be read from a terminal (use -f, or redirect)");
+      return Outcome::Failed;
+    }
+  }
+  if (settings_.mode == Mode::Compress) {
+    // One clear message before any work if there is no model at all.
+    try {
+      lmzip::resolve_model(compress_options_);
+    } catch (const lmzip::Error& e) {
+      spdlog::error("{}", Describe(e));
+      return Outcome::Failed;
+    } catch (const std::exception& e) {
+      spdlog::error("internal error: {}", e.what());
+      return Outcome::Failed;
+    }
+  }
+  if (settings_.mode == Mode::List) {
+    std::printf("%7s %7s %7s %14s %14s %7s  %-11s %s\n", "Streams", "Frames", "Chunks", "Compressed", "Uncompressed",
+                "Ratio", "Model", "Filename");
+  }
+
+  Outcome result = Outcome::Ok;
+  for (const auto& file : settings_.files) {
+    Outcome one = settings_.mode == Mode::List ? list(file) : process(file);
+    if (one == Outcome::Failed || (one == Outcome::Warned && result == Outcome::Ok)) result = one;
+  }
+
+  if (settings_.mode == Mode::List && settings_.files.size() > 1) {
+    std::printf("%7" PRIu64 " %7" PRIu64 " %7" PRIu64 " %14" PRIu64 " %14" PRIu64 " %7s  %-11s %s\n", list_streams_,
+                list_total_.frames, list_total_.chunks, list_total_.compressed_bytes, list_total_.original_bytes,
+                Percent(list_total_.compressed_bytes, list_total_.original_bytes).c_str(), "", "(total)");
+  }
+  if (!stdout_buffer_.flush_all()) {
+    spdlog::error("stdout: write error: {}", errno_text(stdout_buffer_.error()));
+    result = Outcome::Failed;
+  }
+  if (std::fflush(stdout) != 0) {
+    spdlog::error("stdout: {}", errno_text(errno));
+    result = Outcome::Failed;
+  }
+  return result;
+}
+
+Outcome FileProcessor::list(const std::string& file) {
+  InputFile input;
+  std::string problem = input.open(file, true, true);
+  if (!problem.empty()) return fail(file, problem);
+  FdReadBuffer read_buffer(input.fd());
+  std::istream in(&read_buffer);
+  std::vector<lmzip::StreamInfo> streams;
+  try {
+    streams = lmzip::list(in);
+  } catch (const lmzip::Error& e) {
+    if (read_buffer.error() != 0) return fail(file, "read error: " + errno_text(read_buffer.error()));
+    return fail(file, Describe(e));
+  } catch (const std::bad_alloc&) {
+    return fail(file, "out of memory");
+  } catch (const std::exception& e) {
+    return fail(file, std::string("internal error: ") + e.what());
+  }
+  lmzip::StreamInfo sum;
+  std::string model = streams.empty() ? "-" : streams.front().model_id.substr(0, 8);
+  for (const auto& s : streams) {
+    sum.frames += s.frames;
+    sum.chunks += s.chunks;
+    sum.compressed_bytes += s.compressed_bytes;
+    sum.original_bytes += s.original_bytes;
+    if (s.model_id.substr(0, 8) != model) model = "(several)";
+  }
+  std::printf("%7zu %7" PRIu64 " %7" PRIu64 " %14" PRIu64 " %14" PRIu64 " %7s  %-11s %s\n", streams.size(), sum.frames,
+              sum.chunks, sum.compressed_bytes, sum.original_bytes,
+              Percent(sum.compressed_bytes, sum.original_bytes).c_str(), model.c_str(), DisplayName(file).c_str());
+  list_streams_ += streams.size();
+  list_total_.frames += sum.frames;
+  list_total_.chunks += sum.chunks;
+  list_total_.compressed_bytes += sum.compressed_bytes;
+  list_total_.original_bytes += sum.original_bytes;
+  return Outcome::Ok;
+}
+
+Outcome FileProcessor::process(const std::string& file) {
+  const bool compressing = settings_.mode == Mode::Compress;
+  const bool to_stdout = writes_stdout(file);
+  const bool to_file = settings_.mode != Mode::Test && !to_stdout;
+
+  // Special files and links only when asked, unless nothing is written next
+  // to them (as gzip: reading a link or a FIFO with -c is fine).
+  InputFile input;
+  std::string problem = input.open(file, settings_.force || !to_file, settings_.force || !to_file);
+  if (!problem.empty()) return fail(file, problem);
+
+  std::string target;
+  if (to_file) {
+    if (!settings_.output.empty()) {
+      target = settings_.output;
+    } else if (compressing) {
+      if (EndsWith(file, kSuffix) && !settings_.force) {
+        spdlog::warn("{}: already has {} suffix -- ignored (use -f to compress it again)", file, kSuffix);
+        return Outcome::Warned;
+      }
+      target = file + kSuffix;
+    } else {
+      target = StripSuffix(file);
+      if (target.empty())
+        return fail(file, std::string("unknown suffix (") + kSuffix + " expected) -- use -o FILE or -c");
+    }
+    if (!input.is_stdin() && same_file(target, input.status()))
+      return fail(file, "refusing to write the output over the input");
+    if (path_exists(target) && !settings_.force) return fail(target, "already exists (use -f to overwrite)");
+  }
+
+  AtomicOutputFile output;
+  if (to_file) {
+    problem = output.create(target);
+    if (!problem.empty()) return fail(target, problem);
+  }
+  FdWriteBuffer file_buffer(output.fd());
+  DiscardBuffer discard_buffer;
+  std::streambuf* sink = to_file ? static_cast<std::streambuf*>(&file_buffer)
+                        : to_stdout ? static_cast<std::streambuf*>(&stdout_buffer_)
+                                    : static_cast<std::streambuf*>(&discard_buffer);
+  FdWriteBuffer* sink_fd = to_file ? &file_buffer : to_stdout ? &stdout_buffer_ : nullptr;
+  FdReadBuffer read_buffer(input.fd());
+  std::istream in(&read_buffer);
+  std::ostream out(sink);
+
+  ProgressLine progress(show_progress_, DisplayName(file),
+                        input.is_regular() ? static_cast<std::uint64_t>(input.status().st_size) : 0);
+  lmzip::Stats stats;
+  try {
+    if (compressing) {
+      CompressOptions options = compress_options_;
+      options.progress = progress.callback();
+      stats = lmzip::compress(in, out, options);
+    } else {
+      DecompressOptions options = decompress_options_;
+      options.progress = progress.callback();
+      stats = lmzip::decompress(in, out, options);
+    }
+  } catch (const lmzip::Error& e) {
+    progress.clear();
+    // Our buffers know the errno behind a failed read or write.
+    if (read_buffer.error() != 0) return fail(file, "read error: " + errno_text(read_buffer.error()));
+    if (sink_fd != nullptr && sink_fd->error() != 0)
+      return fail(to_file ? target : "stdout", "write error: " + errno_text(sink_fd->error()));
+    return fail(file, Describe(e));
+  } catch (const std::bad_alloc&) {
+    progress.clear();
+    return fail(file, "out of memory");
+  } catch (const std::exception& e) {
+    progress.clear();
+    return fail(file, std::string("internal error: ") + e.what());
+  }
+  progress.clear();
+  if (read_buffer.error() != 0) return fail(file, "read error: " + errno_text(read_buffer.error()));
+  if (sink_fd != nullptr && !sink_fd->flush_all())
+    return fail(to_file ? target : "stdout", "write error: " + errno_text(sink_fd->error()));
+
+  if (to_file) {
+    // A FIFO's or device's mode and times mean nothing for a regular file.
+    problem = output.commit(input.is_regular() ? &input.status() : nullptr, settings_.force);
+    if (!problem.empty()) return fail(target, problem);
+  }
+
+  if (settings_.mode == Mode::Test)
+    spdlog::info("{}: OK, {}", DisplayName(file), DescribeStats(stats));
+  else
+    spdlog::info("{}: {}", DisplayName(file), DescribeStats(stats));
+
+  // Only now is the output complete under its final name.
+  if (settings_.remove_input && to_file && !input.is_stdin()) {
+    problem = remove_file(file);
+    if (!problem.empty()) return fail(file, "cannot remove input: " + problem);
+  }
+  return Outcome::Ok;
+}
+
+void SetUpLogging(int verbosity) {
+  auto logger = spdlog::stderr_logger_st("lmzip");
+  logger->set_pattern("lmzip: %v");
+  spdlog::set_default_logger(logger);
+  spdlog::level::level_enum level = verbosity >= 1    ? spdlog::level::info
+                                    : verbosity == 0  ? spdlog::level::warn
+                                    : verbosity == -1 ? spdlog::level::err
+                                                      : spdlog::level::off;
+  spdlog::set_level(level);
+}
+
+void AddTrainOptions(CLI::App& train, TrainOptions& t) {
+  train.add_option("inputs", t.inputs, "training files and folders (read recursively)")->required();
+  train.add_option("-o,--output", t.output, "model file to write")->required();
+  train.add_option("--checkpoint-dir", t.checkpoint_dir, "checkpoints; training resumes from one if present");
+  train.add_option("--name", t.name, "model name stored in the file")->capture_default_str();
+  train.add_option("--tokenizer", t.tokenizer, "bytes or sentencepiece")
+      ->check(CLI::IsMember({"bytes", "sentencepiece"}))
+      ->capture_default_str();
+  train.add_option("--vocab", t.vocab_size, "sentencepiece vocabulary size (0: 4096)")->capture_default_str();
+  train.add_option("--width", t.config.width, "residual stream width")->capture_default_str();
+  train.add_option("--layers", t.config.layers, "transformer layers")->capture_default_str();
+  train.add_option("--heads", t.config.heads, "query heads")->capture_default_str();
+  train.add_option("--kv-heads", t.config.kv_heads, "key/value heads")->capture_default_str();
+  train.add_option("--head-dim", t.config.head_dim, "width of one head")->capture_default_str();
+  train.add_option("--ffn", t.config.ffn, "feed-forward hidden width")->capture_default_str();
+  train.add_option("--window", t.config.window, "attention span in symbols")->capture_default_str();
+  train.add_option("--chunk-bytes", t.config.chunk_bytes, "default chunk size for compression")->capture_default_str();
+  train.add_option("--steps", t.steps, "optimizer steps")->capture_default_str();
+  train.add_option("--batch", t.batch, "sequences per step")->capture_default_str();
+  train.add_option("--sequence", t.sequence, "symbols per sequence")->capture_default_str();
+  train.add_option("--lr", t.learning_rate, "learning rate")->capture_default_str();
+  train.add_option("--holdout", t.holdout, "fraction of the data held out")
+      ->check(CLI::Range(0.0, 0.9))
+      ->capture_default_str();
+  train.add_option("--seed", t.seed, "random seed")->capture_default_str();
+  train.add_option("--eval-every", t.eval_every, "steps between evaluations")->capture_default_str();
+  train.add_option("--checkpoint-every", t.checkpoint_every, "steps between checkpoints")->capture_default_str();
+  train.add_option("-T,--threads", t.threads, "threads")->check(CLI::Range(1, 4096))->capture_default_str();
+}
+
+int UsageError(const std::string& message) {
+  std::fprintf(stderr, "lmzip: %s\nTry 'lmzip --help' for more information.\n", message.c_str());
+  return 1;
+}
+
+int Main(int argc, char** argv) {
+  Settings s;
+  TrainOptions train_options;
+  int verbose = 0, quiet = 0;
+  bool decompress = false, compress = false, test = false, list = false, keep = false, version = false;
+
+  CLI::App app{"lmzip: lossless compression with a language model.\n"
+               "With no FILE, or FILE -, read stdin and write stdout.",
+               "lmzip"};
+  app.footer(
+      "A file named compress, decompress or train: put -- before it (lmzip -- compress).\n"
+      "Models are searched in -m, $LMZIP_MODEL_PATH, then next to the program.\n"
+      "Exit status: 0 ok, 1 error, 2 warning (a file skipped).");
+  app.add_option("files", s.files, "files to process")->type_name("FILE");
+  app.add_flag("-z,--compress", compress, "compress (the default)");
+  app.add_flag("-d,--decompress,--uncompress", decompress, "decompress");
+  app.add_flag("-t,--test", test, "decompress and verify, write nothing");
+  app.add_flag("-l,--list", list, "list the contents of .lmz files");
+  app.add_flag("-c,--stdout,--to-stdout", s.to_stdout, "write to stdout, keep the input");
+  app.add_option("-o,--output", s.output, "write to FILE (one input only)")->type_name("FILE");
+  app.add_flag("-f,--force", s.force, "overwrite outputs, write to terminals, read links and special files");
+  app.add_flag("-k,--keep", keep, "keep the input (the default)");
+  app.add_flag("--rm", s.remove_input, "remove the input after success");
+  app.add_option("-T,--threads", s.threads, "worker threads (0: all cores)")
+      ->check(CLI::Range(0, 4096))
+      ->capture_default_str();
+  app.add_option("-m,--model", s.model, "model file to compress with")->type_name("MODEL");
+  app.add_flag("-v,--verbose", verbose, "per-file sizes and the model's ideal size; repeatable");
+  app.add_flag("-q,--quiet", quiet, "no warnings; twice: no errors either");
+  for (int level = 1; level <= 9; ++level) {
+    // trigger_on_parse: "-19" reads as -1 -9 and the last one wins.
+    auto* flag = app.add_flag_callback("-" + std::to_string(level), [&s, level] { s.level = level; },
+                                       level == 1   ? "fastest model"
+                                       : level == 9 ? "best model (levels 1..9; default 5)"
+                                                    : "");
+    flag->trigger_on_parse();
+    if (level != 1 && level != 9) flag->group("");
+  }
+  app.add_flag_callback("--fast", [&s] { s.level = 1; }, "same as -1")->trigger_on_parse();
+  app.add_flag_callback("--best", [&s] { s.level = 9; }, "same as -9")->trigger_on_parse();
+  app.add_flag("-V,--version", version, "print the version and exit");
+
+  // The subcommands are names for modes; their flags and files go to the
+  // main command (fallthrough), so `lmzip compress -c a` works as expected.
+  auto* compress_cmd = app.add_subcommand("compress", "compress FILEs to FILE.lmz (as with no command)");
+  auto* decompress_cmd = app.add_subcommand("decompress", "decompress FILE.lmz to FILE (as -d)");
+  for (auto* cmd : {compress_cmd, decompress_cmd}) {
+    cmd->fallthrough();
+    cmd->set_help_flag();
+  }
+  auto* train_cmd = app.add_subcommand("train", "train a model file from text");
+  AddTrainOptions(*train_cmd, train_options);
+  app.require_subcommand(0, 1);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) {
+      // `lmzip compress -h` means the main help: those commands share its options.
+      if (dynamic_cast<const CLI::CallForHelp*>(&e) != nullptr && !train_cmd->parsed()) {
+        std::fputs(app.get_formatter()->make_help(&app, app.get_name(), CLI::AppFormatMode::Normal).c_str(), stdout);
+        return 0;
+      }
+      return app.exit(e);  // train -h, --help-all
+    }
+    return UsageError(e.what());
+  }
+
+  if (version) {
+    std::printf("lmzip %s\n", lmzip::version());
+    return 0;
+  }
+  s.verbosity = verbose - quiet;
+  SetUpLogging(s.verbosity);
+
+  if (train_cmd->parsed()) {
+    if (!s.files.empty()) return UsageError("train takes its inputs after the word train");
+    try {
+      lmzip::train(train_options);
+    } catch (const std::exception& e) {
+      spdlog::error("train: {}", e.what());
+      return 1;
+    }
+    return 0;
+  }
+
+  if (list) s.mode = Mode::List;
+  else if (test) s.mode = Mode::Test;
+  else if (decompress || decompress_cmd->parsed()) s.mode = Mode::Decompress;
+  (void)compress;  // compression is the default; -z only documents intent
+  if (compress_cmd->parsed() && s.mode != Mode::Compress) return UsageError("compress cannot be combined with -d, -t or -l");
+
+  if (keep && s.remove_input) return UsageError("-k and --rm cannot be combined");
+  if (s.files.empty()) s.files.push_back("-");
+  if (!s.output.empty()) {
+    if (s.files.size() != 1) return UsageError("-o needs exactly one input file");
+    if (s.to_stdout) return UsageError("-o and -c cannot be combined");
+  }
+
+  install_cleanup_on_signals();
+  FileProcessor processor(s);
+  return static_cast<int>(processor.run());
+}
+
+}  // namespace
+}  // namespace lmzip::cli
+
+int main(int argc, char** argv) {
+  try {
+    return lmzip::cli::Main(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "lmzip: internal error: %s\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,37 @@
+// Codes the chunks of a frame with one predictor: the range coder driven by
+// the batch engine. Used by compress()/decompress() and the benchmarks.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "model/predictor.h"
+#include "tokenize/tokenizer.h"
+
+namespace lmzip {
+
+// One chunk's symbols coded with the model.
+struct CodedChunk {
+  std::vector<std::uint32_t> symbols;
+  std::vector<std::uint8_t> payload;
+  double ideal_bits = 0;  // sum of -log2 p over the symbols
+};
+
+// Encodes chunks[first, last) in lock-step; fills payload and ideal_bits.
+void encode_chunks(Predictor& predictor, std::vector<CodedChunk>& chunks, std::size_t first, std::size_t last);
+
+struct DecodeTask {
+  const std::uint8_t* payload;
+  std::size_t payload_size;
+  std::uint32_t symbol_count;
+  std::uint32_t original_size;
+  std::string bytes;      // decoded output
+  bool overflow = false;  // decoded more bytes than original_size (corrupt); bytes stop growing
+  bool overrun = false;   // the range decoder needed bytes past the payload (corrupt)
+};
+
+// Decodes tasks[first, last) in lock-step.
+void decode_chunks(Predictor& predictor, const Tokenizer& tokenizer, std::vector<DecodeTask>& tasks,
+                   std::size_t first, std::size_t last);
+
+}  // namespace lmzip

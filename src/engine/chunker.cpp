@@ -1,0 +1,25 @@
+#include "engine/chunker.h"
+
+#include <algorithm>
+
+namespace lmzip {
+
+std::vector<ChunkSpan> plan_chunks(std::size_t frame_size, std::size_t chunk_bytes, std::uint32_t streams) {
+  std::vector<ChunkSpan> spans;
+  if (frame_size == 0) return spans;
+  chunk_bytes = std::max<std::size_t>(chunk_bytes, 1);
+  // Enough chunks to respect chunk_bytes; more (up to streams) while they stay >= kMinChunkBytes.
+  std::size_t count = (frame_size + chunk_bytes - 1) / chunk_bytes;
+  const std::size_t by_min = std::max<std::size_t>(1, frame_size / kMinChunkBytes);
+  count = std::max(count, std::min<std::size_t>(streams, by_min));
+  const std::size_t base = frame_size / count, extra = frame_size % count;
+  std::size_t offset = 0;
+  for (std::size_t i = 0; i < count; ++i) {
+    const std::size_t size = base + (i < extra ? 1 : 0);
+    spans.push_back({offset, size});
+    offset += size;
+  }
+  return spans;
+}
+
+}  // namespace lmzip

@@ -1,0 +1,26 @@
+// How a frame of input is cut into independent chunks.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace lmzip {
+
+// Chunks never get smaller than this (unless the input is): a chunk restarts
+// the model's context, which costs a little ratio each time.
+constexpr std::size_t kMinChunkBytes = 8192;
+// Chunks stepped together per frame; a frame holds up to this many chunks.
+constexpr std::uint32_t kFrameStreams = 256;
+
+struct ChunkSpan {
+  std::size_t offset = 0;
+  std::size_t size = 0;
+};
+
+// Splits frame_size bytes into near-equal chunks of at most chunk_bytes,
+// using up to `streams` chunks of at least kMinChunkBytes when the frame is
+// short, so small inputs still fill a batch. A pure function of its arguments:
+// the plan never depends on threads or the device.
+std::vector<ChunkSpan> plan_chunks(std::size_t frame_size, std::size_t chunk_bytes, std::uint32_t streams);
+
+}  // namespace lmzip

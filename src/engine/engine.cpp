@@ -1,0 +1,269 @@
+// compress() and decompress(): frames of chunks through tokenizer, batch
+// engine, predictor and range coder, into and out of the container.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <thread>
+
+#include "coder/range_coder.h"
+#include "engine/chunk_coder.h"
+#include "engine/chunker.h"
+#include "format/container.h"
+#include "hash/crc32.h"
+#include "lmzip/lmzip.h"
+#include "model/model_file.h"
+#include "model/model_library.h"
+#include "model/network.h"
+#include "tokenize/tokenizer.h"
+
+namespace lmzip {
+
+const char* version() { return "0.1.0"; }
+
+namespace {
+
+// A loaded model with its tokenizer and one predictor per worker group.
+struct ModelSession {
+  ModelFile model;
+  Sha256Digest id{};
+  std::string path;
+  std::unique_ptr<Tokenizer> tokenizer;
+  std::vector<std::unique_ptr<Predictor>> predictors;
+
+  static std::unique_ptr<ModelSession> open(const std::string& path) {
+    auto s = std::make_unique<ModelSession>();
+    s->path = path;
+    try {
+      s->model = ModelFile::load(path, &s->id);
+      if (s->model.tokenizer == TokenizerKind::Bytes)
+        s->tokenizer = Tokenizer::bytes();
+      else
+        s->tokenizer = Tokenizer::from_pieces(s->model.pieces, s->model.piece_scores);
+    } catch (const Error&) {
+      throw;
+    } catch (const std::exception& e) {
+      throw Error(Error::Kind::ModelInvalid, "model " + path + ": " + e.what());
+    }
+    return s;
+  }
+
+  // Worker group g's predictor, created on first use (the self-test runs then).
+  Predictor& predictor(std::size_t g, std::size_t groups) {
+    if (predictors.size() < groups) predictors.resize(groups);
+    if (!predictors[g]) {
+      const auto streams = static_cast<std::uint32_t>((kFrameStreams + groups - 1) / groups);
+      try {
+        predictors[g] = make_cpu_predictor(model, streams);
+      } catch (const std::exception& e) {
+        throw Error(Error::Kind::ModelInvalid, "model " + path + ": " + e.what());
+      }
+    }
+    return *predictors[g];
+  }
+};
+
+// Splits chunk indices into `groups` contiguous runs and runs fn(group, first, last) on threads.
+template <class Fn>
+void for_each_group(std::size_t count, std::size_t groups, Fn fn) {
+  groups = std::max<std::size_t>(1, std::min(groups, count));
+  if (groups == 1) {
+    fn(0, 0, count);
+    return;
+  }
+  std::vector<std::thread> threads;
+  std::vector<std::exception_ptr> errors(groups);
+  for (std::size_t g = 0; g < groups; ++g) {
+    const std::size_t first = count * g / groups, last = count * (g + 1) / groups;
+    threads.emplace_back([&, g, first, last] {
+      try {
+        fn(g, first, last);
+      } catch (...) {
+        errors[g] = std::current_exception();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (auto& e : errors)
+    if (e) std::rethrow_exception(e);
+}
+
+Error corrupt(const std::string& what) { return Error(Error::Kind::Corrupt, what); }
+
+std::size_t read_fully(std::istream& in, char* data, std::size_t size) {
+  std::size_t got = 0;
+  while (got < size && in) {
+    in.read(data + got, static_cast<std::streamsize>(size - got));
+    got += static_cast<std::size_t>(in.gcount());
+  }
+  if (in.bad()) throw Error(Error::Kind::Io, "read error");
+  return got;
+}
+
+void write_out(std::ostream& out, const char* data, std::size_t size) {
+  out.write(data, static_cast<std::streamsize>(size));
+  if (!out) throw Error(Error::Kind::Io, "write error");
+}
+
+}  // namespace
+
+Stats compress(std::istream& in, std::ostream& out, const CompressOptions& options) {
+  if (options.level < 1 || options.level > 9) throw Error(Error::Kind::Usage, "level must be 1..9");
+  const ModelInfo info = resolve_model(options);
+  auto session = ModelSession::open(info.path);
+  const ModelFile& model = session->model;
+  const std::size_t chunk_bytes = std::min<std::size_t>(
+      options.chunk_bytes ? options.chunk_bytes : model.config.chunk_bytes, kMaxChunkBytes);
+  const std::size_t frame_bytes = std::min<std::size_t>(chunk_bytes * kFrameStreams, kMaxFrameBytes);
+  const std::size_t groups = static_cast<std::size_t>(std::max(1, options.threads));
+
+  Stats stats;
+  stats.model_id = to_hex(session->id);
+  stats.model_name = model.name;
+  StreamHeader header;
+  header.model_id = session->id;
+  ContainerWriter writer(out, header);
+  std::vector<char> buffer(frame_bytes);
+  for (;;) {
+    const std::size_t size = read_fully(in, buffer.data(), frame_bytes);
+    if (size == 0) break;
+    const auto spans = plan_chunks(size, chunk_bytes, kFrameStreams);
+    std::vector<CodedChunk> chunks(spans.size());
+    for (std::size_t i = 0; i < spans.size(); ++i)
+      session->tokenizer->encode(reinterpret_cast<const std::uint8_t*>(buffer.data()) + spans[i].offset,
+                                 spans[i].size, chunks[i].symbols);
+    for_each_group(chunks.size(), groups, [&](std::size_t g, std::size_t first, std::size_t last) {
+      encode_chunks(session->predictor(g, groups), chunks, first, last);
+    });
+
+    Frame frame;
+    frame.original_crc = crc32(buffer.data(), size);
+    for (std::size_t i = 0; i < spans.size(); ++i) {
+      ChunkEntry e;
+      e.original_size = static_cast<std::uint32_t>(spans[i].size);
+      const auto* original = reinterpret_cast<const std::uint8_t*>(buffer.data()) + spans[i].offset;
+      if (chunks[i].payload.size() < spans[i].size) {
+        e.mode = ChunkMode::Coded;
+        e.symbol_count = static_cast<std::uint32_t>(chunks[i].symbols.size());
+        e.payload_size = static_cast<std::uint32_t>(chunks[i].payload.size());
+        frame.payloads.push_back(std::move(chunks[i].payload));
+        stats.symbols += e.symbol_count;
+        stats.ideal_bits += chunks[i].ideal_bits;
+      } else {
+        e.mode = ChunkMode::Stored;
+        e.payload_size = e.original_size;
+        frame.payloads.emplace_back(original, original + spans[i].size);
+        stats.ideal_bits += 8.0 * spans[i].size;
+        ++stats.stored_chunks;
+      }
+      frame.chunks.push_back(e);
+    }
+    writer.write_frame(frame);
+    if (!out) throw Error(Error::Kind::Io, "write error");
+    stats.original_bytes += size;
+    stats.chunks += spans.size();
+    if (options.progress) options.progress(stats.original_bytes, writer.bytes_written());
+    if (size < frame_bytes) break;
+  }
+  writer.finish();
+  out.flush();
+  if (!out) throw Error(Error::Kind::Io, "write error");
+  stats.compressed_bytes = writer.bytes_written();
+  return stats;
+}
+
+Stats decompress(std::istream& in, std::ostream& out, const DecompressOptions& options) {
+  Stats stats;
+  std::map<Sha256Digest, std::unique_ptr<ModelSession>> sessions;
+  const std::size_t groups = static_cast<std::size_t>(std::max(1, options.threads));
+  try {
+    ContainerReader reader(in);
+    StreamHeader header;
+    bool any_stream = false;
+    while (reader.next_stream(header)) {
+      any_stream = true;
+      ModelSession* session = nullptr;  // loaded at the first coded chunk
+      stats.model_id = to_hex(header.model_id);
+      Frame frame;
+      while (reader.next_frame(frame)) {
+        std::vector<DecodeTask> tasks;
+        for (std::size_t i = 0; i < frame.chunks.size(); ++i) {
+          const ChunkEntry& e = frame.chunks[i];
+          if (e.mode != ChunkMode::Coded) continue;
+          if (e.symbol_count > e.original_size) throw corrupt("chunk declares more symbols than bytes");
+          tasks.push_back({frame.payloads[i].data(), frame.payloads[i].size(), e.symbol_count, e.original_size, {}});
+        }
+        if (!tasks.empty() && session == nullptr) {
+          auto& slot = sessions[header.model_id];
+          if (!slot) slot = ModelSession::open(find_model_by_id(options.models, header.model_id));
+          session = slot.get();
+          stats.model_name = session->model.name;
+        }
+        if (!tasks.empty())
+          for_each_group(tasks.size(), groups, [&](std::size_t g, std::size_t first, std::size_t last) {
+            decode_chunks(session->predictor(g, groups), *session->tokenizer, tasks, first, last);
+        });
+
+        std::string bytes;
+        bytes.reserve(frame.original_size());
+        std::size_t next_task = 0;
+        for (std::size_t i = 0; i < frame.chunks.size(); ++i) {
+          const ChunkEntry& e = frame.chunks[i];
+          if (e.mode == ChunkMode::Stored) {
+            bytes.append(reinterpret_cast<const char*>(frame.payloads[i].data()), frame.payloads[i].size());
+            ++stats.stored_chunks;
+          } else {
+            const DecodeTask& t = tasks[next_task++];
+            if (t.overflow || t.overrun || t.bytes.size() != e.original_size)
+              throw corrupt("chunk decodes to the wrong size (corrupt data, or a different model)");
+            bytes += t.bytes;
+            stats.symbols += e.symbol_count;
+          }
+        }
+        if (crc32(bytes.data(), bytes.size()) != frame.original_crc)
+          throw corrupt("checksum mismatch: the data is corrupt");
+        write_out(out, bytes.data(), bytes.size());
+        stats.original_bytes += bytes.size();
+        stats.chunks += frame.chunks.size();
+        if (options.progress) options.progress(reader.offset(), stats.original_bytes);
+      }
+    }
+    if (!any_stream) throw corrupt("empty input: not an lmzip stream");
+    stats.compressed_bytes = reader.offset();
+  } catch (const FormatError& e) {
+    throw corrupt(e.what());
+  }
+  out.flush();
+  if (!out) throw Error(Error::Kind::Io, "write error");
+  return stats;
+}
+
+std::vector<StreamInfo> list(std::istream& in) {
+  std::vector<StreamInfo> result;
+  try {
+    ContainerReader reader(in);
+    StreamHeader header;
+    while (true) {
+      const std::uint64_t start = reader.offset();
+      if (!reader.next_stream(header)) break;
+      StreamInfo info;
+      info.model_id = to_hex(header.model_id);
+      Frame frame;
+      while (reader.next_frame(frame)) {
+        ++info.frames;
+        info.chunks += frame.chunks.size();
+        for (const ChunkEntry& e : frame.chunks)
+          if (e.mode == ChunkMode::Stored) ++info.stored_chunks;
+      }
+      info.original_bytes = reader.trailer().original_size;
+      info.compressed_bytes = reader.offset() - start;
+      result.push_back(info);
+    }
+  } catch (const FormatError& e) {
+    throw corrupt(e.what());
+  }
+  return result;
+}
+
+}  // namespace lmzip

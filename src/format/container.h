@@ -1,0 +1,103 @@
+// The .lmz container, version 1 (docs/format.md is the specification).
+//
+//   stream  := header frame* end
+//   header  := magic "\x89LMZ" | version u8 (=1) | flags u8 (=0) | model id [32] | crc32 u32
+//   frame   := 0x01 | chunk count u32 | chunk entry * count | crc32 u32 (of the bytes from 0x01)
+//              | payloads (in chunk order) | crc32 u32 of the frame's original bytes
+//   chunk entry := mode u8 (0 stored, 1 coded) | original size u32 | symbol count u32 | payload size u32
+//   end     := 0x00 | original size u64 | frame count u64 | crc32 u32 (of the bytes from 0x00)
+// All integers little-endian. Several streams may follow each other (cat a.lmz b.lmz).
+// Depends only on the standard library and src/hash.
+#pragma once
+#include <array>
+#include <cstdint>
+#include <istream>
+#include <ostream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace lmzip {
+
+constexpr std::array<std::uint8_t, 4> kMagic = {0x89, 'L', 'M', 'Z'};
+constexpr std::uint8_t kFormatVersion = 1;
+// Limits a reader enforces before allocating anything a header declares.
+constexpr std::uint32_t kMaxChunkBytes = 16u << 20;   // original bytes of one chunk
+constexpr std::uint32_t kMaxChunksPerFrame = 4096;
+constexpr std::uint64_t kMaxFrameBytes = 64u << 20;   // original bytes of one frame
+
+// Thrown for anything a reader cannot accept: truncation, bad checksum, bad field.
+class FormatError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+enum class ChunkMode : std::uint8_t { Stored = 0, Coded = 1 };
+
+struct ChunkEntry {
+  ChunkMode mode = ChunkMode::Stored;
+  std::uint32_t original_size = 0;
+  std::uint32_t symbol_count = 0;  // 0 for stored chunks
+  std::uint32_t payload_size = 0;  // == original_size for stored chunks
+};
+
+struct StreamHeader {
+  std::array<std::uint8_t, 32> model_id{};  // SHA-256 of the model file
+};
+
+struct Frame {
+  std::vector<ChunkEntry> chunks;
+  std::vector<std::vector<std::uint8_t>> payloads;  // one per chunk
+  std::uint32_t original_crc = 0;                    // crc32 of the frame's original bytes
+  std::uint64_t original_size() const;
+};
+
+struct StreamTrailer {
+  std::uint64_t original_size = 0;
+  std::uint64_t frame_count = 0;
+};
+
+class ContainerWriter {
+ public:
+  ContainerWriter(std::ostream& out, const StreamHeader& header);  // writes the header
+  // Validates (std::invalid_argument for a frame a reader would reject), then writes.
+  void write_frame(const Frame& frame);
+  void finish();  // writes the end block; no write_frame() afterwards
+  // A failed write throws std::runtime_error.
+  std::uint64_t bytes_written() const { return bytes_written_; }
+
+ private:
+  void put(const void* data, std::size_t size);
+  std::ostream& out_;
+  std::uint64_t bytes_written_ = 0;
+  std::uint64_t original_size_ = 0;
+  std::uint64_t frame_count_ = 0;
+  bool finished_ = false;
+};
+
+// Reads streams one after another. Positions are byte offsets in the input,
+// for error messages.
+class ContainerReader {
+ public:
+  explicit ContainerReader(std::istream& in);
+  // Reads the next stream's header. Returns false at a clean end of input
+  // (no byte left); throws FormatError for anything else that is not a header.
+  bool next_stream(StreamHeader& header);
+  // Reads the next frame of the current stream. Returns false after the end
+  // block, whose fields are then in trailer(); the trailer is checked against
+  // the frames read (size and count).
+  bool next_frame(Frame& frame);
+  const StreamTrailer& trailer() const { return trailer_; }
+  std::uint64_t offset() const { return offset_; }
+
+ private:
+  void get(void* data, std::size_t size, const char* what);
+  std::istream& in_;
+  std::uint64_t offset_ = 0;
+  StreamTrailer trailer_;
+  std::uint64_t original_size_ = 0;
+  std::uint64_t frame_count_ = 0;
+  bool in_stream_ = false;
+};
+
+}  // namespace lmzip

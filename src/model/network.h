@@ -1,0 +1,31 @@
+// The integer network of docs/model-format.md, on the CPU.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "model/model_file.h"
+#include "model/predictor.h"
+
+namespace lmzip {
+
+// Plain loops, one stream, obviously right and slow: the definition the fast
+// paths are tested against.
+class ReferenceNetwork {
+ public:
+  explicit ReferenceNetwork(const ModelFile& model);
+  void reset();
+  // Feeds symbol (BOS == vocab_size first) and writes the next table to freqs[V].
+  void step(std::uint32_t symbol, std::uint32_t* freqs);
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+// The fast CPU predictor: GEMMs in libtorch (float32 over integer values,
+// exact), integer glue in fused loops. Runs the model's self-test first and
+// throws std::runtime_error if it fails.
+std::unique_ptr<Predictor> make_cpu_predictor(const ModelFile& model, std::uint32_t max_streams);
+
+}  // namespace lmzip

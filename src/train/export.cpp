@@ -1,0 +1,128 @@
+#include "train/export.h"
+
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+#include <string>
+
+namespace lmzip {
+namespace trainer {
+
+int residual_bits_for(double residual_absmax) {
+  if (!(residual_absmax > 0) || !std::isfinite(residual_absmax))
+    throw std::runtime_error("export: the residual stream is zero or not finite");
+  return static_cast<int>(std::floor(std::log2(std::ldexp(1.0, 22) / residual_absmax)));
+}
+
+// The largest shift in 1..62 for which round(max_ratio * 2^shift) < 2^31:
+// multipliers keep ~31 significant bits, and acc * multiplier (|acc| < 2^24)
+// stays within int64.
+static std::uint8_t choose_shift(double max_ratio, const std::string& what) {
+  const double limit = std::ldexp(1.0, 31) - 0.5;
+  if (!(max_ratio > 0)) return 1;
+  int shift = 62;
+  while (shift > 1 && std::ldexp(max_ratio, shift) >= limit) --shift;
+  if (std::ldexp(max_ratio, shift) >= limit)
+    throw std::runtime_error("export: the multiplier of " + what + " does not fit (ratio " +
+                             std::to_string(max_ratio) + ")");
+  return static_cast<std::uint8_t>(shift);
+}
+
+static std::int32_t to_multiplier(double ratio, int shift) {
+  return static_cast<std::int32_t>(std::llround(std::ldexp(ratio, shift)));
+}
+
+static double scale_of(const torch::Tensor& log_s) { return std::exp(log_s.item<double>()); }
+
+// A linear y = W x whose input is on grid s_in and whose output is wanted in
+// units of s_out: acc = W_int x_int stands for acc * s_w[o] * s_in, so
+// multiplier[o] / 2^shift = s_w[o] * factor with factor = s_in / s_out.
+// column_sign[i] = -1 negates input column i (a negative norm gain folded in).
+static QuantLinear export_linear(const torch::Tensor& w, double factor, const std::string& what,
+                                 const torch::Tensor& column_sign = {}) {
+  auto w_int = int_weights(w);
+  if (column_sign.defined()) w_int = w_int * column_sign.view({1, -1});
+  w_int = w_int.to(torch::kInt8).contiguous();
+  const auto scales = row_scales(w).to(torch::kFloat64).contiguous();
+
+  QuantLinear q;
+  q.out = static_cast<std::uint32_t>(w.size(0));
+  q.in = static_cast<std::uint32_t>(w.size(1));
+  q.weight.assign(w_int.data_ptr<std::int8_t>(), w_int.data_ptr<std::int8_t>() + w_int.numel());
+
+  std::vector<double> ratio(q.out);
+  double max_ratio = 0;
+  for (std::uint32_t o = 0; o < q.out; ++o) {
+    ratio[o] = scales.data_ptr<double>()[o] * factor;
+    max_ratio = std::max(max_ratio, ratio[o]);
+  }
+  q.shift = choose_shift(max_ratio, what);
+  q.multiplier.resize(q.out);
+  for (std::uint32_t o = 0; o < q.out; ++o) q.multiplier[o] = to_multiplier(ratio[o], q.shift);
+  return q;
+}
+
+// Integer: x[c] = round_div(r[c] * g[c], rms * 256), so g = |gain| / s_x * 256
+// (8 fractional bits). A negative gain becomes a sign on the next linears' columns.
+static std::vector<std::int32_t> export_gains(const torch::Tensor& gain, double s_x) {
+  const auto g = gain.detach().to(torch::kFloat64).contiguous();
+  std::vector<std::int32_t> out(g.numel());
+  for (std::size_t c = 0; c < out.size(); ++c) {
+    const double v = std::round(std::abs(g.data_ptr<double>()[c]) / s_x * 256.0);
+    out[c] = static_cast<std::int32_t>(std::min(v, double(std::numeric_limits<std::int32_t>::max())));
+  }
+  return out;
+}
+
+static torch::Tensor signs_of(const torch::Tensor& gain) {
+  return torch::where(gain.detach() < 0, -torch::ones_like(gain), torch::ones_like(gain));
+}
+
+ModelFile export_network(QatModel& model, int residual_bits) {
+  torch::NoGradGuard no_grad;
+  const ModelConfig& c = model->config();
+  ModelFile f;
+  f.config = c;
+  const double residual_unit = std::ldexp(1.0, residual_bits);  // r per unit of R
+
+  // r = round_shift(E_int[s] * multiplier[s], shift) = E[s] * 2^bits.
+  f.embedding = export_linear(model->embedding, residual_unit, "embedding");
+
+  for (std::size_t l = 0; l < model->layers.size(); ++l) {
+    const auto& L = model->layers[l];
+    const std::string name = "layer " + std::to_string(l) + " ";
+    const double s_ax = scale_of(L->log_s_attn_x), s_q = scale_of(L->log_s_q), s_k = scale_of(L->log_s_k),
+                 s_v = scale_of(L->log_s_v), s_fx = scale_of(L->log_s_ffn_x), s_u = scale_of(L->log_s_u);
+    LayerWeights w;
+    w.attn_norm = export_gains(L->attn_gain, s_ax);
+    const auto attn_sign = signs_of(L->attn_gain);
+    // q_int = round(acc * s_w * s_x / s_q), likewise k and v.
+    w.wq = export_linear(L->wq, s_ax / s_q, name + "wq", attn_sign);
+    w.wk = export_linear(L->wk, s_ax / s_k, name + "wk", attn_sign);
+    w.wv = export_linear(L->wv, s_ax / s_v, name + "wv", attn_sign);
+
+    // Scores in 1/256 nat: q.k * s_q s_k / sqrt(head_dim) * 256, one ratio for every head.
+    const double score_ratio = s_q * s_k / std::sqrt(double(c.head_dim)) * 256.0;
+    w.attention.score_shift = choose_shift(score_ratio, name + "attention scores");
+    w.attention.score_multiplier.assign(c.heads, to_multiplier(score_ratio, w.attention.score_shift));
+    for (std::uint32_t h = 0; h < c.heads; ++h) w.attention.slope.push_back(alibi_slope(h, c.heads));
+
+    // o is on v's grid; wo adds into the residual: acc * s_w * s_v * 2^bits.
+    w.wo = export_linear(L->wo, s_v * residual_unit, name + "wo");
+
+    w.ffn_norm = export_gains(L->ffn_gain, s_fx);
+    // t = a / sqrt(s_u) * 16, so u = (t^2 + 128) >> 8 ~ a^2 / s_u.
+    w.w1 = export_linear(L->w1, s_fx * 16.0 / std::sqrt(s_u), name + "w1", signs_of(L->ffn_gain));
+    w.w2 = export_linear(L->w2, s_u * residual_unit, name + "w2");
+    f.layers.push_back(std::move(w));
+  }
+
+  const double s_f = scale_of(model->log_s_final_x);
+  f.final_norm = export_gains(model->final_gain, s_f);
+  // Logits in 1/32 nat.
+  f.output = export_linear(model->output, s_f * 32.0, "output", signs_of(model->final_gain));
+  return f;
+}
+
+}  // namespace trainer
+}  // namespace lmzip

@@ -1,0 +1,256 @@
+#include "train/qat_model.h"
+
+#include <cmath>
+
+#include "model/exp_tables.h"
+
+namespace lmzip {
+namespace trainer {
+
+std::int32_t alibi_slope(std::uint32_t head, std::uint32_t heads) {
+  return static_cast<std::int32_t>(std::lround(256.0 * std::exp2(-8.0 * (head + 1) / heads)));
+}
+
+torch::Tensor row_scales(const torch::Tensor& w) {
+  return (w.detach().abs().amax(1, true) / 127).clamp_min(1e-12);
+}
+
+torch::Tensor int_weights(const torch::Tensor& w) {
+  return torch::floor(w.detach() / row_scales(w) + 0.5).clamp(-127, 127);
+}
+
+// Weights: int8 per output row, scale max|row| / 127 (what the export writes).
+// The gradient passes through the rounding to the float weight.
+static torch::Tensor quant_rows(const torch::Tensor& w) {
+  const auto s = row_scales(w);
+  return w + (int_weights(w) * s - w).detach();
+}
+
+// Round half up, as round_shift does.
+static torch::Tensor round_half_up(const torch::Tensor& x) { return torch::floor(x + 0.5); }
+
+QatLayerImpl::QatLayerImpl(const ModelConfig& c, double init_std, double out_std) {
+  const std::int64_t d = c.width, q_dim = c.heads * c.head_dim, kv_dim = c.kv_heads * c.head_dim;
+  attn_gain = register_parameter("attn_gain", torch::ones({d}));
+  wq = register_parameter("wq", torch::randn({q_dim, d}) * init_std);
+  wk = register_parameter("wk", torch::randn({kv_dim, d}) * init_std);
+  wv = register_parameter("wv", torch::randn({kv_dim, d}) * init_std);
+  wo = register_parameter("wo", torch::randn({d, q_dim}) * out_std);
+  ffn_gain = register_parameter("ffn_gain", torch::ones({d}));
+  w1 = register_parameter("w1", torch::randn({std::int64_t{c.ffn}, d}) * init_std);
+  w2 = register_parameter("w2", torch::randn({d, std::int64_t{c.ffn}}) * out_std);
+  log_s_attn_x = register_parameter("log_s_attn_x", torch::zeros({1}));
+  log_s_q = register_parameter("log_s_q", torch::zeros({1}));
+  log_s_k = register_parameter("log_s_k", torch::zeros({1}));
+  log_s_v = register_parameter("log_s_v", torch::zeros({1}));
+  log_s_ffn_x = register_parameter("log_s_ffn_x", torch::zeros({1}));
+  log_s_u = register_parameter("log_s_u", torch::zeros({1}));
+}
+
+QatModelImpl::QatModelImpl(const ModelConfig& config) : config_(config) {
+  const double init_std = 0.02;
+  // Blocks write into the residual stream through wo and w2; scaling those
+  // down by depth keeps the stream's growth independent of the layer count.
+  const double out_std = init_std / std::sqrt(2.0 * config.layers);
+  const std::int64_t d = config.width, v = config.vocab_size;
+  embedding = register_parameter("embedding", torch::randn({v + 1, d}) * init_std);
+  for (std::uint32_t l = 0; l < config.layers; ++l)
+    layers.push_back(register_module("layer" + std::to_string(l), QatLayer(config, init_std, out_std)));
+  final_gain = register_parameter("final_gain", torch::ones({d}));
+  output = register_parameter("output", torch::randn({v, d}) * init_std);
+  log_s_final_x = register_parameter("log_s_final_x", torch::zeros({1}));
+}
+
+std::vector<torch::Tensor> QatModelImpl::decayed_parameters() const {
+  std::vector<torch::Tensor> p;
+  for (const auto& l : layers) p.insert(p.end(), {l->wq, l->wk, l->wv, l->wo, l->w1, l->w2});
+  p.push_back(output);
+  return p;
+}
+
+std::vector<torch::Tensor> QatModelImpl::other_parameters() const {
+  std::vector<torch::Tensor> p = {embedding, final_gain, log_s_final_x};
+  for (const auto& l : layers)
+    p.insert(p.end(), {l->attn_gain, l->ffn_gain, l->log_s_attn_x, l->log_s_q, l->log_s_k, l->log_s_v,
+                       l->log_s_ffn_x, l->log_s_u});
+  return p;
+}
+
+// An int8 activation: x_int = clamp(round(x / s), lo, hi), standing for x_int * s.
+// Inside the range the gradient passes straight through to x; the scale gets
+// LSQ's gradient (round(x/s) - x/s inside, the clamp bound outside).
+torch::Tensor QatModelImpl::quant(const torch::Tensor& x, const torch::Tensor& log_s, double lo, double hi) {
+  if (calibrating_) {
+    auto& m = absmax_[log_s.unsafeGetTensorImpl()];
+    m = std::max(m, x.abs().max().item<double>());
+    return x;
+  }
+  const auto s = log_s.exp();
+  const auto y = x / s;
+  const auto y_int = round_half_up(y.detach()).clamp(lo, hi);
+  const auto inside = (y.detach() >= lo) & (y.detach() <= hi);
+  return torch::where(inside, y + (y_int - y).detach(), y_int) * s;
+}
+
+// Integer: t = min(round_shift(max(a, 0) * w1.multiplier, w1.shift), 4095) with
+// multiplier/2^shift = 16 / sqrt(s_u) (in a's units), then u = min((t^2 + 128) >> 8, 127),
+// so u ~ relu(a)^2 / s_u. Simulated exactly; the gradient is that of relu(a)^2.
+torch::Tensor QatModelImpl::squared_relu_quant(const torch::Tensor& a, const torch::Tensor& log_s_u) {
+  const auto r = torch::relu(a);
+  if (calibrating_) {
+    auto& m = absmax_[log_s_u.unsafeGetTensorImpl()];
+    m = std::max(m, (r * r).max().item<double>());
+    return r * r;
+  }
+  const auto s = log_s_u.exp();
+  const auto y = r * r / s;
+  torch::Tensor u_int;
+  {
+    torch::NoGradGuard no_grad;
+    const auto t = round_half_up(r * 16 / s.sqrt()).clamp_max(4095);
+    u_int = torch::floor((t * t + 128) / 256).clamp_max(127);
+  }
+  const auto inside = y.detach() <= 127;
+  return torch::where(inside, y + (u_int - y).detach(), u_int) * s;
+}
+
+// Integer: rms = max(1, isqrt(sum r^2 / d)); x = round_div(r * g, rms * 256)
+// with g = gain / s_x * 256. The quantization to int8 follows in quant().
+torch::Tensor QatModelImpl::norm(const torch::Tensor& r, const torch::Tensor& gain) {
+  return r * torch::rsqrt((r * r).mean(-1, true) + 1e-12) * gain;
+}
+
+// The attention weights of the integer network, one fused pass per row
+// (a chain of tensor ops here cost more than all the GEMMs):
+//   z_j = score_j - slope_h (i - j) for the window i - window < j <= i,
+//   p_j = ATT_EXP[min(round(16 (max z - z_j)), 159)] / 4096, a_j = p_j / sum p.
+// The integer network rounds the distance to the maximum to 1/16 nat and the
+// weights to 1/4096; a_j is what its round_div(sum p v, sum p) divides by.
+// Backward is softmax's with a in place of exp's output (da/dz = diag(a) - a a^T).
+class AttentionWeights : public torch::autograd::Function<AttentionWeights> {
+ public:
+  // scores [B][H][T][T] in nats, slopes [H] in nats per position.
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& scores,
+                               const torch::Tensor& slopes, std::int64_t window) {
+    const auto s = scores.contiguous();
+    const std::int64_t B = s.size(0), H = s.size(1), T = s.size(2);
+    auto a = torch::zeros_like(s);
+    const float* score = s.data_ptr<float>();
+    float* out = a.data_ptr<float>();
+    const float* slope = slopes.data_ptr<float>();
+    for (std::int64_t row = 0; row < B * H * T; ++row) {
+      const std::int64_t i = row % T, h = (row / T) % H;
+      const float* z = score + row * T;
+      float* p = out + row * T;
+      const std::int64_t first = std::max<std::int64_t>(0, i - window + 1);
+      float m = -INFINITY;
+      for (std::int64_t j = first; j <= i; ++j) m = std::max(m, z[j] - slope[h] * float(i - j));
+      float sum = 0;
+      for (std::int64_t j = first; j <= i; ++j) {
+        const float x = 16 * (m - (z[j] - slope[h] * float(i - j))) + 0.5f;
+        p[j] = float(kAttExp[x >= 159 ? 159 : static_cast<int>(x)]);
+        sum += p[j];
+      }
+      for (std::int64_t j = first; j <= i; ++j) p[j] /= sum;
+    }
+    ctx->save_for_backward({a});
+    return a;
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad) {
+    const auto a = ctx->get_saved_variables()[0];
+    const auto g = grad[0] * a;
+    return {g - a * g.sum(-1, true), torch::Tensor(), torch::Tensor()};
+  }
+};
+
+torch::Tensor QatModelImpl::attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                                      const QatLayer& layer) {
+  const std::int64_t B = q.size(0), T = q.size(1);
+  const std::int64_t H = config_.heads, KV = config_.kv_heads, G = H / KV, hd = config_.head_dim;
+  // Query heads h = g * G + i share kv head g: fold the G query heads of a
+  // kv head into one matrix product with its keys.
+  const auto qh = (q * (1.0 / std::sqrt(double(hd)))).view({B, T, H, hd}).permute({0, 2, 1, 3}).reshape({B, KV, G * T, hd});
+  const auto kt = k.view({B, T, KV, hd}).permute({0, 2, 3, 1});
+  const auto vh = v.view({B, T, KV, hd}).permute({0, 2, 1, 3});
+
+  // Integer: z_j = round_shift(q.k_j * score_multiplier, score_shift) - slope * (t - j)
+  // in 1/256 nat, with score_multiplier / 2^score_shift = s_q s_k 256 / sqrt(head_dim).
+  // Here the scores are in nats; their rounding to 1/256 nat is left out
+  // (well below the 1/16 nat of the weights' table).
+  const auto scores = torch::matmul(qh, kt).view({B, H, T, T});
+  if (!slopes_.defined()) {
+    slopes_ = torch::empty({H});
+    for (std::int64_t h = 0; h < H; ++h)
+      slopes_[h] = float(alibi_slope(static_cast<std::uint32_t>(h), config_.heads)) / 256.0f;
+  }
+  const auto a = AttentionWeights::apply(scores, slopes_, std::int64_t{config_.window});
+
+  // Integer: o_h = round_div(sum_j p_j v_j, sum_j p_j), on v's int8 grid.
+  auto o = torch::matmul(a.view({B, KV, G * T, T}), vh).view({B, H, T, hd});
+  o = quant(o, layer->log_s_v, -127, 127);
+  return o.permute({0, 2, 1, 3}).reshape({B, T, H * hd});
+}
+
+torch::Tensor QatModelImpl::forward(const torch::Tensor& tokens) {
+  namespace F = torch::nn::functional;
+  auto watch = [this](const torch::Tensor& r) {
+    if (watch_residual_) residual_max_ = std::max(residual_max_, r.abs().max().item<double>());
+  };
+
+  // 1. r = round_shift(embedding.weight[s] * embedding.multiplier[s], shift):
+  //    the int8 row, scaled into the residual's fixed point.
+  auto r = F::embedding(tokens, quant_rows(embedding));
+  watch(r);
+
+  for (const auto& L : layers) {
+    // 2.1 x = norm(r, attn_norm): int8.
+    auto x = quant(norm(r, L->attn_gain), L->log_s_attn_x, -127, 127);
+    // 2.2 q, k, v = requant8(w(x)): int8 on their own scales.
+    const auto q = quant(F::linear(x, quant_rows(L->wq)), L->log_s_q, -127, 127);
+    const auto k = quant(F::linear(x, quant_rows(L->wk)), L->log_s_k, -127, 127);
+    const auto v = quant(F::linear(x, quant_rows(L->wv)), L->log_s_v, -127, 127);
+    // 2.3 attention over the window.
+    const auto o = attention(q, k, v, L);
+    // 2.4 residual_add(r, wo(o)).
+    r = r + F::linear(o, quant_rows(L->wo));
+    watch(r);
+    // 2.5 x = norm(r, ffn_norm); u = squared ReLU of w1(x), in 0..127.
+    x = quant(norm(r, L->ffn_gain), L->log_s_ffn_x, -127, 127);
+    const auto u = squared_relu_quant(F::linear(x, quant_rows(L->w1)), L->log_s_u);
+    // 2.6 residual_add(r, w2(u)).
+    r = r + F::linear(u, quant_rows(L->w2));
+    watch(r);
+  }
+
+  // 3. x = norm(r, final_norm); logits = output(x) (the integer network rounds
+  //    them to 1/32 nat; left out here, the evaluation measures it).
+  const auto x = quant(norm(r, final_gain), log_s_final_x, -127, 127);
+  return F::linear(x, quant_rows(output));
+}
+
+void QatModelImpl::calibrate(const torch::Tensor& tokens) {
+  torch::NoGradGuard no_grad;
+  calibrating_ = true;
+  absmax_.clear();
+  forward(tokens);
+  calibrating_ = false;
+  // Every log-scale parameter seen, by identity.
+  for (auto& p : parameters()) {
+    const auto it = absmax_.find(p.unsafeGetTensorImpl());
+    if (it != absmax_.end()) p.fill_(std::log(std::max(it->second, 1e-8) / 127.0));
+  }
+}
+
+double QatModelImpl::residual_absmax(const torch::Tensor& tokens) {
+  torch::NoGradGuard no_grad;
+  watch_residual_ = true;
+  residual_max_ = 0;
+  forward(tokens);
+  watch_residual_ = false;
+  return residual_max_;
+}
+
+}  // namespace trainer
+}  // namespace lmzip

@@ -1,0 +1,92 @@
+// The float32 network that training optimizes: the integer network of
+// docs/model-format.md with every rounding and clamp it does simulated
+// ("fake quantization"), gradients passed straight through the roundings.
+//
+// Real-valued view of the integer network. Every int8 activation x_int
+// stands for x = x_int * s, with one scale s per quantization point:
+//   s_x  norm outputs (attn, ffn, final)      s_q, s_k, s_v  attention
+//   s_u  squared-ReLU output (0..127)         weights: one scale per row
+// The residual stream is not quantized in training: the integer network keeps
+// it in fixed point with ~22 significant bits, far finer than anything else.
+//
+// Activation scales are learned (LSQ: the scale gets the gradient of the
+// rounded, clamped value), stored as log(scale) so Adam's steps are relative.
+// Learned rather than a running abs-max: an 8-bit grid over a heavy-tailed
+// activation (squared ReLU above all) is best placed by the loss, which
+// trades clipping a rare outlier against resolution for everything else.
+// They start from the abs-max of a first batch (calibrate()).
+#pragma once
+#include <torch/torch.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "model/model_file.h"
+
+namespace lmzip {
+namespace trainer {
+
+// Per-row weight scales max|row| / 127 ([out][1]) and the int8 values
+// round(w / s) in [-127, 127]: what training simulates and the export writes.
+torch::Tensor row_scales(const torch::Tensor& w);
+torch::Tensor int_weights(const torch::Tensor& w);
+
+// ALiBi slope of head h in 1/256 nat per position: 2^(-8(h+1)/heads) nats.
+std::int32_t alibi_slope(std::uint32_t head, std::uint32_t heads);
+
+struct QatLayerImpl : torch::nn::Module {
+  QatLayerImpl(const ModelConfig& c, double init_std, double out_std);
+  torch::Tensor attn_gain, wq, wk, wv, wo;
+  torch::Tensor ffn_gain, w1, w2;
+  // log of the activation scales
+  torch::Tensor log_s_attn_x, log_s_q, log_s_k, log_s_v, log_s_ffn_x, log_s_u;
+};
+TORCH_MODULE(QatLayer);
+
+class QatModelImpl : public torch::nn::Module {
+ public:
+  explicit QatModelImpl(const ModelConfig& config);
+
+  // tokens [B][T] (int64, BOS = V first) -> logits [B][T][V] in nats.
+  torch::Tensor forward(const torch::Tensor& tokens);
+
+  // Sets every activation scale from the abs-max seen on `tokens`, run
+  // without quantization.
+  void calibrate(const torch::Tensor& tokens);
+  // Largest |residual| (after the embedding and after every add) over tokens,
+  // for the fixed point the export picks.
+  double residual_absmax(const torch::Tensor& tokens);
+
+  // Parameters that get weight decay (the matrices but the embedding) and the rest.
+  std::vector<torch::Tensor> decayed_parameters() const;
+  std::vector<torch::Tensor> other_parameters() const;
+
+  const ModelConfig& config() const { return config_; }
+
+  torch::Tensor embedding;   // [V+1][d]
+  std::vector<QatLayer> layers;
+  torch::Tensor final_gain;  // [d]
+  torch::Tensor output;      // [V][d]
+  torch::Tensor log_s_final_x;
+
+ private:
+  torch::Tensor quant(const torch::Tensor& x, const torch::Tensor& log_s, double lo, double hi);
+  torch::Tensor squared_relu_quant(const torch::Tensor& a, const torch::Tensor& log_s_u);
+  torch::Tensor norm(const torch::Tensor& r, const torch::Tensor& gain);
+  torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                          const QatLayer& layer);
+
+  ModelConfig config_;
+  torch::Tensor slopes_;  // [heads] ALiBi slopes in nats (the integer ones / 256)
+
+  // Observation modes (no quantization, statistics gathered).
+  bool calibrating_ = false;
+  std::map<torch::TensorImpl*, double> absmax_;  // keyed by the log-scale parameter
+  bool watch_residual_ = false;
+  double residual_max_ = 0;
+};
+TORCH_MODULE(QatModel);
+
+}  // namespace trainer
+}  // namespace lmzip

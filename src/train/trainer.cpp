@@ -1,0 +1,459 @@
+// `lmzip train`: data -> float network with the integer inference simulated
+// -> AdamW -> integer model file, measured against the float network.
+#include "train/trainer.h"
+
+#include <dlfcn.h>
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstring>
+#include <filesystem>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+#include <stdexcept>
+
+#include "model/exp_tables.h"
+#include "model/network.h"
+#include "train/dataset.h"
+#include "train/export.h"
+#include "train/qat_model.h"
+
+namespace fs = std::filesystem;
+
+namespace lmzip {
+namespace {
+
+using trainer::Corpus;
+using trainer::QatModel;
+using trainer::Rng;
+
+// ---------------------------------------------------------------------------
+// Threads and signals
+
+void set_threads(int n) {
+  n = std::max(1, n);
+  at::set_num_threads(n);
+  // Debian's libtorch does its GEMMs in OpenBLAS, whose own thread pool does
+  // not follow ATen's setting: set it too when OpenBLAS is loaded.
+  using SetThreads = void (*)(int);
+  if (auto fn = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) fn(n);
+}
+
+volatile std::sig_atomic_t g_stop_signal = 0;
+void on_stop_signal(int sig) { g_stop_signal = sig; }
+
+// SIGINT and SIGTERM only raise a flag: the step in flight finishes, a
+// checkpoint is written, then training returns. The old handlers come back
+// when training ends.
+class StopSignals {
+ public:
+  StopSignals() {
+    g_stop_signal = 0;
+    struct sigaction action {};
+    action.sa_handler = on_stop_signal;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, &old_int_);
+    sigaction(SIGTERM, &action, &old_term_);
+  }
+  ~StopSignals() {
+    sigaction(SIGINT, &old_int_, nullptr);
+    sigaction(SIGTERM, &old_term_, nullptr);
+  }
+  StopSignals(const StopSignals&) = delete;
+  StopSignals& operator=(const StopSignals&) = delete;
+
+ private:
+  struct sigaction old_int_ {}, old_term_ {};
+};
+
+// ---------------------------------------------------------------------------
+// Checkpoints: model (weights and activation scales), optimizer moments, step,
+// data sampler state and training time, in one file written to a temporary
+// name and renamed.
+
+struct RunState {
+  std::uint64_t step = 0;
+  Rng rng;
+  double train_seconds = 0;
+};
+
+std::string model_config_text(const ModelConfig& c) {
+  std::ostringstream s;
+  s << "vocab " << c.vocab_size << " width " << c.width << " layers " << c.layers << " heads " << c.heads
+    << " kv_heads " << c.kv_heads << " head_dim " << c.head_dim << " ffn " << c.ffn << " window " << c.window;
+  return s.str();
+}
+
+std::string run_settings_text(const TrainOptions& o) {
+  std::ostringstream s;
+  s << "steps " << o.steps << " batch " << o.batch << " sequence " << o.sequence << " lr " << o.learning_rate
+    << " seed " << o.seed;
+  return s.str();
+}
+
+torch::Tensor string_tensor(const std::string& s) {
+  return torch::from_blob(const_cast<char*>(s.data()), {static_cast<std::int64_t>(s.size())}, torch::kUInt8)
+      .clone();
+}
+
+std::string tensor_string(const torch::Tensor& t) {
+  const auto c = t.contiguous();
+  return std::string(reinterpret_cast<const char*>(c.data_ptr<std::uint8_t>()), c.numel());
+}
+
+std::string checkpoint_path(const std::string& dir) { return dir + "/checkpoint.pt"; }
+
+void save_checkpoint(const std::string& dir, QatModel& model, torch::optim::AdamW& optimizer, const RunState& s,
+                     const TrainOptions& options) {
+  torch::serialize::OutputArchive root, weights, moments;
+  model->save(weights);
+  optimizer.save(moments);
+  root.write("model", weights);
+  root.write("optimizer", moments);
+  root.write("step", torch::tensor(static_cast<std::int64_t>(s.step)));
+  const auto rng = s.rng.state();
+  root.write("rng", torch::from_blob(const_cast<std::uint64_t*>(rng.data()), {4}, torch::kInt64).clone());
+  root.write("train_seconds", torch::tensor(s.train_seconds, torch::kFloat64));
+  root.write("model_config", string_tensor(model_config_text(model->config())));
+  root.write("settings", string_tensor(run_settings_text(options)));
+  const std::string path = checkpoint_path(dir), temp = path + ".tmp";
+  root.save_to(temp);
+  fs::rename(temp, path);
+}
+
+bool load_checkpoint(const std::string& dir, QatModel& model, torch::optim::AdamW& optimizer, RunState& s,
+                     const TrainOptions& options) {
+  const std::string path = checkpoint_path(dir);
+  if (dir.empty() || !fs::exists(path)) return false;
+  torch::serialize::InputArchive root, weights, moments;
+  root.load_from(path);
+  // A fresh tensor per read: read() into a defined tensor keeps its type.
+  auto read = [&root](const char* key) {
+    torch::Tensor t;
+    root.read(key, t);
+    return t;
+  };
+  const std::string config = tensor_string(read("model_config"));
+  if (config != model_config_text(model->config()))
+    throw std::runtime_error("the checkpoint in " + dir + " is of another network (" + config +
+                             "); use another checkpoint folder or the same settings");
+  const std::string settings = tensor_string(read("settings"));
+  if (settings != run_settings_text(options))
+    std::cerr << "train: warning: the checkpoint was made with " << settings << "; continuing with "
+              << run_settings_text(options) << "\n";
+  root.read("model", weights);
+  model->load(weights);
+  root.read("optimizer", moments);
+  optimizer.load(moments);
+  s.step = static_cast<std::uint64_t>(read("step").item<std::int64_t>());
+  std::array<std::uint64_t, 4> rng;
+  std::memcpy(rng.data(), read("rng").contiguous().data_ptr<std::int64_t>(), sizeof rng);
+  s.rng.set_state(rng);
+  s.train_seconds = read("train_seconds").item<double>();
+  return true;
+}
+
+// ---------------------------------------------------------------------------
+// Learning rate: linear warmup, then cosine decay to a tenth.
+
+double learning_rate_at(std::uint64_t step, const TrainOptions& o) {
+  const std::uint64_t warmup = std::max<std::uint64_t>(1, std::min<std::uint64_t>(o.steps / 20, 1000));
+  if (step < warmup) return o.learning_rate * double(step + 1) / double(warmup);
+  const double progress = double(step - warmup) / double(std::max<std::uint64_t>(1, o.steps - warmup));
+  return o.learning_rate * (0.1 + 0.9 * 0.5 * (1 + std::cos(M_PI * std::min(1.0, progress))));
+}
+
+// ---------------------------------------------------------------------------
+// Held-out measurements. A chunk of `length` symbols is coded like a
+// compressed chunk: BOS, then each symbol predicted from those before it.
+
+struct HeldOut {
+  std::uint32_t length = 0;
+  std::vector<std::uint64_t> chunks;  // offsets into corpus.held
+  std::uint64_t bytes = 0;            // bytes the chunks' symbols stand for
+};
+
+HeldOut pick_heldout(const Corpus& corpus, const TrainOptions& o) {
+  HeldOut h;
+  h.length = std::min<std::uint32_t>(4096, std::max(o.sequence, 4 * o.config.window));
+  while (true) {
+    h.chunks = trainer::heldout_chunks(corpus, h.length, std::max<std::uint32_t>(1, o.eval_chunks));
+    if (!h.chunks.empty() || h.length <= 16) break;
+    h.length /= 2;
+  }
+  if (h.chunks.empty()) throw std::runtime_error("too little held-out data: raise --holdout or add data");
+  for (auto at : h.chunks) h.bytes += corpus.bytes_of(&corpus.held[at], h.length);
+  return h;
+}
+
+struct FloatCost {
+  double nats = 0;             // total, float softmax
+  double int_output_bits = 0;  // total, the same logits through the integer output table
+  std::uint64_t symbols = 0;
+};
+
+FloatCost measure_float(QatModel& model, const Corpus& corpus, const HeldOut& h, bool int_output) {
+  torch::NoGradGuard no_grad;
+  const std::int64_t L = h.length, V = corpus.vocab_size();
+  // Attention holds [chunks][heads][L][L]: keep it near 8M entries.
+  const std::int64_t per_batch =
+      std::max<std::int64_t>(1, (std::int64_t{8} << 20) / (std::int64_t{model->config().heads} * L * L));
+  torch::Tensor out_exp;
+  if (int_output) {
+    out_exp = torch::empty({384}, torch::kFloat64);
+    for (int i = 0; i < 384; ++i) out_exp[i] = double(kOutExp[i]);
+  }
+  FloatCost cost;
+  for (std::size_t first = 0; first < h.chunks.size(); first += per_batch) {
+    const std::int64_t n = std::min<std::int64_t>(per_batch, h.chunks.size() - first);
+    auto inputs = torch::empty({n, L}, torch::kInt64), targets = torch::empty({n, L}, torch::kInt64);
+    auto in = inputs.accessor<std::int64_t, 2>(), tg = targets.accessor<std::int64_t, 2>();
+    for (std::int64_t b = 0; b < n; ++b) {
+      const std::uint16_t* chunk = &corpus.held[h.chunks[first + b]];
+      in[b][0] = V;
+      for (std::int64_t i = 0; i < L; ++i) {
+        tg[b][i] = chunk[i];
+        if (i + 1 < L) in[b][i + 1] = chunk[i];
+      }
+    }
+    const auto logits = model->forward(inputs);
+    const auto logp = torch::log_softmax(logits, -1);
+    cost.nats -= logp.gather(-1, targets.unsqueeze(-1)).sum().item<double>();
+    cost.symbols += n * L;
+    if (int_output) {
+      // z in 1/32 nat; freq = 1 + OUT_EXP[min(m - z, 383)].
+      const auto z = torch::floor(logits.to(torch::kFloat64) * 32 + 0.5);
+      const auto index = (z.amax(-1, true) - z).clamp_max(383).to(torch::kInt64);
+      const auto freq = out_exp.index({index}) + 1;
+      cost.int_output_bits +=
+          (torch::log2(freq.sum(-1)) - torch::log2(freq.gather(-1, targets.unsqueeze(-1)).squeeze(-1)))
+              .sum()
+              .item<double>();
+    }
+  }
+  return cost;
+}
+
+// Bits of the held-out chunks under the integer network, all chunks stepped
+// in lock-step through the CPU predictor, as the compressor does.
+double measure_integer_bits(const ModelFile& model, const Corpus& corpus, const HeldOut& h) {
+  const auto n = static_cast<std::uint32_t>(h.chunks.size());
+  const std::uint32_t V = model.config.vocab_size;
+  auto predictor = make_cpu_predictor(model, n);
+  std::vector<std::uint32_t> slots(n), symbols(n), freqs(std::size_t{n} * V);
+  for (std::uint32_t i = 0; i < n; ++i) {
+    slots[i] = i;
+    predictor->reset(i);
+  }
+  double bits = 0;
+  for (std::uint32_t t = 0; t < h.length; ++t) {
+    for (std::uint32_t i = 0; i < n; ++i) symbols[i] = t == 0 ? V : corpus.held[h.chunks[i] + t - 1];
+    predictor->step(slots.data(), symbols.data(), n, freqs.data());
+    for (std::uint32_t i = 0; i < n; ++i) {
+      const std::uint32_t* table = &freqs[std::size_t{i} * V];
+      std::uint64_t total = 0;
+      for (std::uint32_t s = 0; s < V; ++s) total += table[s];
+      bits += std::log2(double(total)) - std::log2(double(table[corpus.held[h.chunks[i] + t]]));
+    }
+  }
+  return bits;
+}
+
+void check_options(const TrainOptions& o) {
+  const auto& c = o.config;
+  auto fail = [](const std::string& what) { throw std::runtime_error("train: " + what); };
+  if (o.inputs.empty()) fail("no inputs");
+  if (o.output.empty() && o.stop_after == 0) fail("no output file");
+  if (o.steps == 0 || o.batch == 0 || o.sequence < 2) fail("steps, batch and sequence (>= 2) must be positive");
+  if (!(o.learning_rate > 0)) fail("the learning rate must be positive");
+  if (c.heads == 0 || c.kv_heads == 0 || c.heads % c.kv_heads) fail("kv_heads must divide heads");
+  if (c.width == 0 || c.layers == 0 || c.head_dim == 0 || c.ffn == 0 || c.window == 0) fail("empty network size");
+}
+
+}  // namespace
+
+TrainReport train_with_report(const TrainOptions& options) {
+  check_options(options);
+  set_threads(options.threads);
+  const std::string& dir = options.checkpoint_dir;
+  if (!dir.empty()) fs::create_directories(dir);
+  StopSignals stop_signals;
+
+  const Corpus corpus = trainer::prepare_corpus(options, dir);
+  ModelConfig config = options.config;
+  config.vocab_size = corpus.vocab_size();
+  const HeldOut heldout = pick_heldout(corpus, options);
+  std::cerr << "train: " << corpus.files.size() << " files, " << corpus.train.size() << " training symbols, "
+            << "held-out sample " << heldout.chunks.size() << " chunks of " << heldout.length << " symbols ("
+            << heldout.bytes << " bytes)\n";
+
+  torch::manual_seed(options.seed);
+  QatModel model(config);
+  using torch::optim::AdamWOptions;
+  const auto adam = [&](double decay) {
+    return std::make_unique<AdamWOptions>(
+        AdamWOptions(options.learning_rate).betas({0.9, 0.95}).eps(1e-8).weight_decay(decay));
+  };
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  groups.emplace_back(model->decayed_parameters(), adam(0.1));
+  groups.emplace_back(model->other_parameters(), adam(0.0));
+  torch::optim::AdamW optimizer(groups, AdamWOptions(options.learning_rate));
+
+  RunState state{0, Rng(options.seed), 0};
+  const std::uint32_t B = options.batch, T = options.sequence;
+  std::vector<std::int64_t> in(std::size_t{B} * T), tg(std::size_t{B} * T);
+  const auto inputs = torch::from_blob(in.data(), {B, T}, torch::kInt64);
+  const auto targets = torch::from_blob(tg.data(), {B * T}, torch::kInt64);
+
+  if (load_checkpoint(dir, model, optimizer, state, options)) {
+    std::cerr << "train: resumed from " << checkpoint_path(dir) << " at step " << state.step << "\n";
+  } else {
+    trainer::sample_batch(corpus, state.rng, B, T, in.data(), tg.data());
+    model->calibrate(inputs);
+  }
+
+  TrainReport report;
+  const std::uint64_t first_step = state.step;
+  const std::uint64_t log_every = 10;
+  double logged_loss = 0, window_tokens = 0;
+  std::uint64_t logged_steps = 0;
+  const auto run_start = std::chrono::steady_clock::now();
+  auto log_start = run_start;
+  const auto params = model->parameters();
+  bool stopped = false;
+
+  auto held_out_line = [&]() {
+    const FloatCost c = measure_float(model, corpus, heldout, false);
+    std::cerr << "train: step " << state.step << " held-out loss " << std::fixed << std::setprecision(4)
+              << c.nats / double(c.symbols) << " nats/symbol, " << c.nats / std::log(2.0) / double(heldout.bytes)
+              << " bits/byte\n";
+  };
+
+  while (state.step < options.steps && !stopped) {
+    trainer::sample_batch(corpus, state.rng, B, T, in.data(), tg.data());
+    const auto logits = model->forward(inputs);
+    const auto loss = torch::nn::functional::cross_entropy(
+        logits.view({-1, std::int64_t{config.vocab_size}}), targets,
+        torch::nn::functional::CrossEntropyFuncOptions().ignore_index(-1));
+    optimizer.zero_grad();
+    loss.backward();
+    torch::nn::utils::clip_grad_norm_(params, 1.0);
+    const double lr = learning_rate_at(state.step, options);
+    for (auto& group : optimizer.param_groups()) static_cast<AdamWOptions&>(group.options()).lr(lr);
+    optimizer.step();
+    ++state.step;
+
+    const double loss_value = loss.item<double>();
+    if (!std::isfinite(loss_value)) throw std::runtime_error("train: the loss is not finite at step " +
+                                                             std::to_string(state.step));
+    if (state.step == first_step + 1) report.first_loss = loss_value;
+    logged_loss += loss_value;
+    ++logged_steps;
+    window_tokens += double(B) * T;
+
+    if (state.step % log_every == 0 || state.step == options.steps) {
+      const auto now = std::chrono::steady_clock::now();
+      const double seconds = std::chrono::duration<double>(now - log_start).count();
+      state.train_seconds += seconds;
+      report.last_loss = logged_loss / double(logged_steps);
+      std::cerr << "train: step " << state.step << "/" << options.steps << " loss " << std::fixed
+                << std::setprecision(4) << report.last_loss << " lr " << std::scientific << std::setprecision(2)
+                << lr << std::fixed << std::setprecision(0) << " " << window_tokens / seconds << " symbols/s\n";
+      logged_loss = 0;
+      logged_steps = 0;
+      window_tokens = 0;
+      log_start = now;
+    }
+    if (options.eval_every && state.step % options.eval_every == 0 && state.step < options.steps) {
+      held_out_line();
+      log_start = std::chrono::steady_clock::now();  // not counted as training time
+    }
+
+    stopped = g_stop_signal != 0 || state.step == options.stop_after;
+    const bool periodic = options.checkpoint_every && state.step % options.checkpoint_every == 0;
+    if (!dir.empty() && (periodic || stopped || state.step == options.steps)) {
+      save_checkpoint(dir, model, optimizer, state, options);
+    }
+  }
+  report.step = state.step;
+  const double run_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
+  report.steps_per_second = double(state.step - first_step) / std::max(run_seconds, 1e-9);
+  if (logged_steps) report.last_loss = logged_loss / double(logged_steps);
+  if (stopped) {
+    report.interrupted = g_stop_signal != 0;
+    std::cerr << "train: stopped at step " << state.step
+              << (dir.empty() ? std::string() : "; checkpoint in " + dir + ", run again to resume") << "\n";
+    return report;
+  }
+
+  // ---- Export.
+  // The residual's fixed point: from the largest |residual| on training
+  // batches (a generator of its own, so the data order stays the seed's) and
+  // on the held-out sample.
+  double residual_max = 0;
+  {
+    Rng calibration_rng(options.seed ^ 0x5eedca1bULL);
+    for (int i = 0; i < 4; ++i) {
+      trainer::sample_batch(corpus, calibration_rng, B, T, in.data(), tg.data());
+      residual_max = std::max(residual_max, model->residual_absmax(inputs));
+    }
+  }
+  const int residual_bits = trainer::residual_bits_for(residual_max);
+  ModelFile file = trainer::export_network(model, residual_bits);
+  file.config.chunk_bytes = options.config.chunk_bytes;
+  file.name = options.name;
+  file.tokenizer = corpus.tokenizer_kind == "bytes" ? TokenizerKind::Bytes : TokenizerKind::SentencePiece;
+  file.sentencepiece_model = corpus.sentencepiece_model;
+  file.pieces = corpus.tokenizer->pieces();
+  const std::uint32_t selftest_count = std::min<std::uint32_t>(64, heldout.length);
+  file.selftest_symbols.assign(&corpus.held[heldout.chunks[0]], &corpus.held[heldout.chunks[0]] + selftest_count);
+  fill_selftest(file);
+
+  // ---- Float against integer, on the same held-out sample.
+  const FloatCost fc = measure_float(model, corpus, heldout, true);
+  const auto int_start = std::chrono::steady_clock::now();
+  const double integer_bits = measure_integer_bits(file, corpus, heldout);
+  const double int_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - int_start).count();
+  const double bytes = double(heldout.bytes);
+  report.float_bpb = fc.nats / std::log(2.0) / bytes;
+  report.float_int_output_bpb = fc.int_output_bits / bytes;
+  report.integer_bpb = integer_bits / bytes;
+  report.exported = true;
+  std::cerr << std::fixed << std::setprecision(4) << "train: held-out sample (" << heldout.chunks.size()
+            << " chunks x " << heldout.length << " symbols, " << heldout.bytes << " bytes): float "
+            << report.float_bpb << " bits/byte, float through the integer output table "
+            << report.float_int_output_bpb << ", integer " << report.integer_bpb << " ("
+            << std::showpos << std::setprecision(2) << 100.0 * (report.integer_bpb / report.float_bpb - 1)
+            << std::noshowpos << "% against float; residual fixed point " << residual_bits
+            << " bits; integer network " << std::setprecision(0)
+            << double(heldout.chunks.size()) * heldout.length / int_seconds << " symbols/s)\n";
+
+  std::ostringstream description;
+  description << std::fixed << "Trained by lmzip train on " << corpus.files.size() << " files ("
+              << corpus.total_bytes << " bytes) from";
+  for (const auto& input : options.inputs) description << " " << fs::path(input).filename().string();
+  description << "; " << corpus.tokenizer_kind << " tokenizer, " << config.vocab_size << " symbols; "
+              << state.step << " steps of " << B << " x " << T << " symbols, learning rate "
+              << std::setprecision(4) << options.learning_rate << ", seed " << options.seed << ", "
+              << std::setprecision(2) << state.train_seconds / 3600.0 << " hours of training; held-out "
+              << std::setprecision(4) << report.integer_bpb << " bits/byte (float " << report.float_bpb << ").";
+  file.description = description.str();
+  file.save(options.output);
+  std::cerr << "train: wrote " << options.output << "\n";
+  return report;
+}
+
+void train(const TrainOptions& options) {
+  const TrainReport report = train_with_report(options);
+  if (report.interrupted)
+    throw std::runtime_error("training interrupted at step " + std::to_string(report.step) +
+                             (options.checkpoint_dir.empty()
+                                  ? std::string()
+                                  : "; checkpoint saved in " + options.checkpoint_dir +
+                                        ", run the same command again to resume"));
+}
+
+}  // namespace lmzip

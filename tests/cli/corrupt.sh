@@ -1,0 +1,60 @@
+# SPDX-License-Identifier: MIT
+# Bad .lmz input: truncated, corrupt, foreign, trailing garbage, random bytes,
+# and names without the .lmz suffix. Every failure exits 1, names the file,
+# and leaves no output or temp file behind. Usage: bash corrupt.sh PATH_TO_LMZIP
+set -u
+source "$(dirname "$0")/assertions.bash"
+
+for i in $(seq 1 120); do echo "line $i: pack my box with five dozen liquor jugs"; done > a
+cp a a.orig
+expect_rc 0 "setup compress" "$LMZIP" a || finish
+cp a.lmz broken.lmz
+printf 'XXXX' | dd of=broken.lmz bs=1 seek=$(( $(wc -c < a.lmz) / 2 )) conv=notrunc 2>/dev/null
+
+# --- truncated: each cut decoded in one run, which also carries on after errors -
+size=$(wc -c < a.lmz)
+CUTS=""
+for cut in 1 4 10 $((size / 2)) $((size - 1)); do
+  head -c "$cut" a.lmz > "cut$cut.lmz"
+  CUTS="$CUTS cut$cut.lmz"
+done
+expect_rc 1 "truncated (-d)" "$LMZIP" -d $CUTS
+for f in $CUTS; do
+  absent "${f%.lmz}" "$f leaves no output"
+  expect_stderr "^lmzip: $f: " "message names $f"
+done
+
+# --- corrupt, foreign, trailing garbage, random, empty ----------------------------
+: > empty.lmz
+cp a.orig foreign.lmz
+cat a.lmz > trailing.lmz && echo "garbage" >> trailing.lmz
+head -c 3000 /dev/urandom > noise.lmz
+BAD="broken.lmz empty.lmz foreign.lmz trailing.lmz noise.lmz"
+expect_rc 1 "bad inputs (-d)" "$LMZIP" -d $BAD
+for f in $BAD; do
+  absent "${f%.lmz}" "$f leaves no output"
+  expect_stderr "^lmzip: $f: " "message names $f"
+done
+expect_rc 1 "bad inputs (-t)" "$LMZIP" -t $BAD $CUTS a.lmz
+for f in $BAD $CUTS; do expect_stderr "^lmzip: $f: " "-t message names $f"; done
+grep -q "^lmzip: a\.lmz:" stderr && fail "-t complained about the good a.lmz: $(cat stderr)"
+expect_rc 1 "corrupt via pipe" "$LMZIP" -d < broken.lmz > /dev/null
+expect_rc 1 "-l on foreign" "$LMZIP" -l foreign.lmz > /dev/null
+
+# --- suffixes -----------------------------------------------------------------------
+cp a.lmz plain
+expect_rc 1 "unknown suffix" "$LMZIP" -d plain
+expect_stderr "unknown suffix" "unknown suffix message"
+expect_rc 0 "unknown suffix with -o" "$LMZIP" -d -o plain.out plain
+same_bytes plain.out a.orig "-o with unknown suffix"
+expect_rc 0 "unknown suffix with -c" "$LMZIP" -dc plain > plain.out2
+same_bytes plain.out2 a.orig "-c with unknown suffix"
+rm -f a.lmz.lmz
+expect_rc 2 "compressing a .lmz file is skipped" "$LMZIP" a.lmz
+expect_stderr "already has \.lmz suffix" "skip message"
+absent a.lmz.lmz "skipped .lmz"
+expect_rc 0 "compressing a .lmz file with -f" "$LMZIP" -f a.lmz
+exists a.lmz.lmz "-f on .lmz"
+
+no_temp_files . "end of corrupt"
+finish

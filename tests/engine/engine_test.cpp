@@ -1,0 +1,199 @@
+// compress()/decompress() through the public API, and the chunk coder.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "engine/chunk_coder.h"
+#include "engine/chunker.h"
+#include "lmzip/lmzip.h"
+#include "model/model_file.h"
+#include "model/network.h"
+
+namespace lmzip {
+namespace {
+
+namespace fs = std::filesystem;
+
+ModelConfig tiny_config() {
+  ModelConfig c;
+  c.width = 32;
+  c.layers = 1;
+  c.heads = 2;
+  c.kv_heads = 1;
+  c.head_dim = 16;
+  c.ffn = 64;
+  c.window = 16;
+  c.chunk_bytes = 4096;
+  return c;
+}
+
+// A fixed-seed model in a temp dir, shared by the tests.
+const std::string& random_model_path() {
+  static const std::string path = [] {
+    const fs::path dir = fs::temp_directory_path() / ("lmzip-engine-test-" + std::to_string(::getpid()));
+    fs::create_directories(dir);
+    const std::string p = (dir / "tiny.lmzm").string();
+    ModelFile::random(tiny_config(), 3).save(p);
+    return p;
+  }();
+  return path;
+}
+
+// The shipped default model: a model that really compresses, so coded chunks are exercised.
+std::string default_model_path() { return std::string(LMZIP_SOURCE_DIR) + "/models/default.lmzm"; }
+
+std::string compress_with(const std::string& model, const std::string& data, int threads = 1, Stats* stats = nullptr) {
+  CompressOptions o;
+  o.models.explicit_path = model;
+  o.threads = threads;
+  std::istringstream in(data);
+  std::ostringstream out;
+  Stats s = compress(in, out, o);
+  if (stats) *stats = s;
+  return out.str();
+}
+
+std::string decompress_with(const std::string& model, const std::string& data) {
+  DecompressOptions o;
+  o.models.explicit_path = model;
+  std::istringstream in(data);
+  std::ostringstream out;
+  decompress(in, out, o);
+  return out.str();
+}
+
+std::string random_bytes(std::size_t n, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::string s(n, '\0');
+  for (auto& c : s) c = static_cast<char>(rng());
+  return s;
+}
+
+std::string text(std::size_t n) {
+  const std::string base =
+      "It was the best of times, it was the worst of times, it was the age of wisdom, it was the age of "
+      "foolishness, it was the epoch of belief, it was the epoch of incredulity.\n";
+  std::string s;
+  while (s.size() < n) s += base;
+  s.resize(n);
+  return s;
+}
+
+TEST(Chunker, PlansCoverTheFrameExactly) {
+  for (std::size_t size : {0ul, 1ul, 8191ul, 8192ul, 100000ul, 16777216ul}) {
+    const auto spans = plan_chunks(size, 65536, kFrameStreams);
+    std::size_t offset = 0;
+    for (const auto& s : spans) {
+      EXPECT_EQ(s.offset, offset);
+      EXPECT_LE(s.size, 65536u);
+      offset += s.size;
+    }
+    EXPECT_EQ(offset, size);
+    EXPECT_LE(spans.size(), kFrameStreams);
+  }
+  EXPECT_EQ(plan_chunks(100000, 65536, kFrameStreams).size(), 12u);  // short input: more, smaller chunks
+}
+
+TEST(ChunkCoder, RoundTripsCodedChunksOfDifferentLengths) {
+  const ModelFile m = ModelFile::random(tiny_config(), 5);
+  auto predictor = make_cpu_predictor(m, 4);  // fewer slots than chunks: slots are reused
+  const auto tokenizer = Tokenizer::bytes();
+  std::vector<CodedChunk> chunks(9);
+  for (std::size_t i = 0; i < chunks.size(); ++i) {
+    const std::string s = random_bytes(i * 37, static_cast<unsigned>(i));
+    chunks[i].symbols.assign(s.begin(), s.end());
+    for (auto& v : chunks[i].symbols) v &= 0xFF;
+  }
+  encode_chunks(*predictor, chunks, 0, chunks.size());
+  std::vector<DecodeTask> tasks;
+  for (auto& c : chunks)
+    tasks.push_back({c.payload.data(), c.payload.size(), static_cast<std::uint32_t>(c.symbols.size()),
+                     static_cast<std::uint32_t>(c.symbols.size()), {}});
+  decode_chunks(*predictor, *tokenizer, tasks, 0, tasks.size());
+  for (std::size_t i = 0; i < chunks.size(); ++i) {
+    std::string expected;
+    tokenizer->decode(chunks[i].symbols.data(), chunks[i].symbols.size(), expected);
+    EXPECT_EQ(tasks[i].bytes, expected) << i;
+    // The coder stays within a few bytes of the model's ideal length.
+    EXPECT_LE(chunks[i].payload.size() * 8.0, chunks[i].ideal_bits + 80) << i;
+  }
+}
+
+TEST(Engine, RoundTripsAwkwardInputs) {
+  std::string all256;
+  for (int i = 0; i < 256; ++i) all256 += static_cast<char>(i);
+  const std::vector<std::string> inputs = {"", "x", all256, random_bytes(100000, 1), std::string(50000, 'a'),
+                                           "\xff\xfe\xc3\x28\xe2\x82" + text(5000), std::string(3000, '\0')};
+  for (const auto& in : inputs) EXPECT_EQ(decompress_with(random_model_path(), compress_with(random_model_path(), in)), in);
+}
+
+TEST(Engine, RandomDataGrowsByLessThanHalfAPercent) {
+  const std::string in = random_bytes(300000, 2);
+  Stats s;
+  const std::string z = compress_with(random_model_path(), in, 1, &s);
+  EXPECT_LT(z.size(), in.size() * 1.005);
+  EXPECT_EQ(s.stored_chunks, s.chunks);
+}
+
+TEST(Engine, ThreadCountDoesNotChangeTheOutput) {
+  const std::string model = fs::exists(default_model_path()) ? default_model_path() : random_model_path();
+  const std::string in = text(40000) + random_bytes(20000, 3);
+  EXPECT_EQ(compress_with(model, in, 1), compress_with(model, in, 2));
+}
+
+TEST(Engine, ConcatenatedStreamsDecodeToConcatenatedInputs) {
+  const std::string a = text(3000), b = random_bytes(2000, 4);
+  const std::string z = compress_with(random_model_path(), a) + compress_with(random_model_path(), b);
+  EXPECT_EQ(decompress_with(random_model_path(), z), a + b);
+}
+
+TEST(Engine, MissingModelIsAClearError) {
+  ModelFile other = ModelFile::random(tiny_config(), 99);
+  const std::string path = random_model_path() + ".other.lmzm";
+  other.save(path);
+  const std::string z = compress_with(path, text(20000));
+  fs::remove(path);
+  try {
+    DecompressOptions o;
+    o.models.explicit_path = random_model_path();  // a different model
+    o.models.program_path = "/nonexistent/lmzip";
+    std::istringstream in(z);
+    std::ostringstream out;
+    decompress(in, out, o);
+    // All chunks stored: no model needed, and the output is right.
+    EXPECT_EQ(out.str(), text(20000));
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), Error::Kind::ModelMissing);
+    EXPECT_NE(std::string(e.what()).find("not found"), std::string::npos);
+  }
+}
+
+// Every single-byte corruption and every truncation of a stream with coded
+// chunks: an error, or (for bytes nobody reads, which do not exist in v1) the exact input.
+TEST(Engine, CorruptionIsDetected) {
+  if (!fs::exists(default_model_path())) GTEST_SKIP() << "no shipped default model";
+  const std::string in = text(6000);
+  Stats s;
+  const std::string z = compress_with(default_model_path(), in, 1, &s);
+  ASSERT_LT(s.stored_chunks, s.chunks) << "the default model should code text";
+  std::mt19937 rng(7);
+  for (int trial = 0; trial < 200; ++trial) {
+    std::string bad = z;
+    const std::size_t pos = rng() % bad.size();
+    bad[pos] = static_cast<char>(bad[pos] ^ (1 + rng() % 255));
+    try {
+      EXPECT_NE(decompress_with(default_model_path(), bad), in) << "corruption at " << pos << " went unnoticed";
+      ADD_FAILURE() << "corruption at " << pos << " decoded without error";
+    } catch (const Error&) {
+    }
+  }
+  for (std::size_t len = 0; len < z.size(); len += 1 + len / 16) {
+    EXPECT_THROW(decompress_with(default_model_path(), z.substr(0, len)), Error) << len;
+  }
+}
+
+}  // namespace
+}  // namespace lmzip

@@ -1,0 +1,142 @@
+// The fast CPU predictor against the reference network, and the golden hash
+// that pins the integer network's output forever.
+#include <ATen/Parallel.h>
+#include <gtest/gtest.h>
+
+#include <random>
+#include <vector>
+
+#include "hash/sha256.h"
+#include "model/network.h"
+
+namespace lmzip {
+namespace {
+
+ModelConfig small_config() {
+  ModelConfig c;
+  c.vocab_size = 256;
+  c.width = 64;
+  c.layers = 2;
+  c.heads = 4;
+  c.kv_heads = 2;
+  c.head_dim = 16;
+  c.ffn = 128;
+  c.window = 32;
+  return c;
+}
+
+std::vector<std::uint32_t> test_symbols(std::size_t n, std::uint32_t seed, std::uint32_t vocab) {
+  // Text-like: a repeating phrase with noise, so attention has something to find.
+  const std::string phrase = "the quick brown fox jumps over the lazy dog; ";
+  std::mt19937 rng(seed);
+  std::vector<std::uint32_t> s(n);
+  for (std::size_t i = 0; i < n; ++i)
+    s[i] = (rng() % 8 == 0) ? rng() % vocab : static_cast<std::uint8_t>(phrase[(i + seed) % phrase.size()]) % vocab;
+  return s;
+}
+
+// Hash of the tables the reference gives for BOS + symbols (all but the last fed).
+std::string reference_hash(const ModelFile& m, const std::vector<std::uint32_t>& symbols) {
+  ReferenceNetwork net(m);
+  std::vector<std::uint32_t> f(m.config.vocab_size);
+  Sha256 h;
+  net.step(m.config.vocab_size, f.data());
+  h.update(f.data(), f.size() * 4);
+  for (std::size_t i = 0; i + 1 < symbols.size(); ++i) {
+    net.step(symbols[i], f.data());
+    h.update(f.data(), f.size() * 4);
+  }
+  return to_hex(h.finish());
+}
+
+// Runs `target` in slot `target_slot` beside batch-1 other streams of other
+// text, and hashes only the target's tables.
+std::string batched_hash(Predictor& p, const std::vector<std::uint32_t>& target, std::uint32_t batch,
+                         std::uint32_t target_slot) {
+  const std::uint32_t V = p.vocab_size();
+  std::vector<std::vector<std::uint32_t>> streams(batch);
+  std::vector<std::uint32_t> slots(batch);
+  for (std::uint32_t b = 0; b < batch; ++b) {
+    slots[b] = (target_slot + b) % p.max_streams();
+    streams[b] = b == 0 ? target : test_symbols(target.size(), 100 + b, V);
+    p.reset(slots[b]);
+  }
+  std::vector<std::uint32_t> symbols(batch), f(std::size_t{batch} * V);
+  Sha256 h;
+  for (std::size_t t = 0; t < target.size(); ++t) {
+    for (std::uint32_t b = 0; b < batch; ++b) symbols[b] = t == 0 ? p.bos() : streams[b][t - 1];
+    p.step(slots.data(), symbols.data(), batch, f.data());
+    h.update(f.data(), std::size_t{V} * 4);
+  }
+  return to_hex(h.finish());
+}
+
+TEST(Network, FrequenciesArePositiveAndBounded) {
+  const ModelFile m = ModelFile::random(small_config(), 7);
+  ReferenceNetwork net(m);
+  std::vector<std::uint32_t> f(256);
+  net.step(256, f.data());
+  std::uint64_t total = 0;
+  std::uint32_t max = 0;
+  for (std::uint32_t v : f) {
+    EXPECT_GE(v, 1u);
+    total += v;
+    max = std::max(max, v);
+  }
+  EXPECT_LE(total, std::uint64_t{1} << 32);
+  EXPECT_EQ(max, 65537u);  // the most likely symbol gets OUT_EXP[0] + 1
+}
+
+TEST(Network, FastPathMatchesReferenceInEveryBatchAndSlot) {
+  const ModelFile m = ModelFile::random(small_config(), 7);
+  const auto target = test_symbols(100, 1, 256);  // longer than the window: the cache wraps
+  const std::string expected = reference_hash(m, target);
+  auto p = make_cpu_predictor(m, 64);
+  for (std::uint32_t batch : {1u, 7u, 64u})
+    for (std::uint32_t slot : {0u, 5u, 63u}) EXPECT_EQ(batched_hash(*p, target, batch, slot), expected) << batch;
+}
+
+TEST(Network, ThreadCountDoesNotChangeTables) {
+  const ModelFile m = ModelFile::random(small_config(), 7);
+  const auto target = test_symbols(80, 2, 256);
+  const int before = at::get_num_threads();
+  auto p = make_cpu_predictor(m, 16);
+  at::set_num_threads(1);
+  const std::string one = batched_hash(*p, target, 16, 3);
+  at::set_num_threads(2);
+  const std::string two = batched_hash(*p, target, 16, 3);
+  at::set_num_threads(before);
+  EXPECT_EQ(one, two);
+  EXPECT_EQ(one, reference_hash(m, target));
+}
+
+TEST(Network, InnerSizesAbove1024AreSplitExactly) {
+  ModelConfig c = small_config();
+  c.ffn = 1100;  // w2's inner size exceeds the exact float32 range in one block
+  c.layers = 1;
+  const ModelFile m = ModelFile::random(c, 9);
+  const auto target = test_symbols(40, 3, 256);
+  auto p = make_cpu_predictor(m, 4);
+  EXPECT_EQ(batched_hash(*p, target, 4, 1), reference_hash(m, target));
+}
+
+TEST(Network, SelfTestRejectsADifferentDigest) {
+  ModelFile m = ModelFile::random(small_config(), 7);
+  m.selftest_digest[0] ^= 1;
+  EXPECT_THROW(make_cpu_predictor(m, 1), std::runtime_error);
+}
+
+// The golden hash: a fixed model and input whose tables hash to a committed
+// value on every backend, thread count and batch size. If this changes, files
+// written before can no longer be decoded: that needs a new format version.
+TEST(Network, GoldenHash) {
+  const ModelFile m = ModelFile::random(small_config(), 20261123);
+  const auto target = test_symbols(200, 4, 256);
+  const char* golden = "b75c6eb92a8a5dfe946fdb38c14a59ec1390aaba79def306eda1b99519cbc542";
+  EXPECT_EQ(reference_hash(m, target), golden);
+  auto p = make_cpu_predictor(m, 64);
+  for (std::uint32_t batch : {1u, 7u, 64u}) EXPECT_EQ(batched_hash(*p, target, batch, 13 % batch), golden);
+}
+
+}  // namespace
+}  // namespace lmzip
