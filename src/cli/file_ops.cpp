@@ -264,6 +264,10 @@ std::string AtomicOutputFile::commit(const struct stat* source, bool overwrite) 
 }
 
 void install_cleanup_on_signals() {
+  // A write past the file-size limit (ulimit -f) raises SIGXFSZ, whose default
+  // action kills the process before any cleanup, leaving the temp file behind.
+  // Ignored, the write fails with EFBIG instead and is reported like a full disk.
+  signal(SIGXFSZ, SIG_IGN);
   for (int sig : kCleanupSignals) {
     struct sigaction previous {};
     if (sigaction(sig, nullptr, &previous) == 0 && previous.sa_handler == SIG_IGN) continue;

@@ -113,6 +113,7 @@ class AtomicOutputFile {
 
 // Removes a pending temp file on SIGINT, SIGTERM and SIGHUP, then dies by the
 // same signal so the shell sees 128+n. Signals the parent ignored stay ignored.
+// Also ignores SIGXFSZ, so a write over the file-size limit fails with EFBIG.
 void install_cleanup_on_signals();
 
 // True if path names an existing directory entry (any type, links not followed).

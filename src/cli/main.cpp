@@ -44,7 +44,7 @@ struct Settings {
   bool to_stdout = false;   // -c
   bool force = false;       // -f
   bool remove_input = false;  // --rm
-  int threads = 1;          // -T (0: all cores)
+  int threads = 0;          // -T (0: all cores, the default: output does not depend on it)
   int verbosity = 0;        // -v count minus -q count
   int level = 0;            // 0: the library's default
   std::string model;        // -m

@@ -22,4 +22,15 @@ std::vector<ChunkSpan> plan_chunks(std::size_t frame_size, std::size_t chunk_byt
   return spans;
 }
 
+bool worth_modelling(const std::uint8_t* data, std::size_t size) {
+  if (size < 2) return true;
+  std::uint64_t counts[256] = {};
+  for (std::size_t i = 0; i < size; ++i) ++counts[data[i]];
+  std::uint64_t collisions = 0;  // ordered pairs of equal bytes
+  for (std::uint64_t c : counts) collisions += c * (c - 1);
+  const std::uint64_t pairs = std::uint64_t{size} * (size - 1);
+  // collisions / pairs >= 1.05 / 256; sizes up to 2^24 keep this below 2^64.
+  return collisions * 256 * 100 >= pairs * 105;
+}
+
 }  // namespace lmzip

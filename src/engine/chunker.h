@@ -23,4 +23,10 @@ struct ChunkSpan {
 // the plan never depends on threads or the device.
 std::vector<ChunkSpan> plan_chunks(std::size_t frame_size, std::size_t chunk_bytes, std::uint32_t streams);
 
+// False for bytes that look uniformly random (compressed or encrypted data):
+// their byte-pair collision rate is within 5% of 1/256. Such chunks are stored
+// without running the model, which could not compress them and would take as
+// long as for text. Integer arithmetic only, so every machine decides alike.
+bool worth_modelling(const std::uint8_t* data, std::size_t size);
+
 }  // namespace lmzip

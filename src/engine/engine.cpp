@@ -2,6 +2,7 @@
 // engine, predictor and range coder, into and out of the container.
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -117,6 +118,7 @@ Stats compress(std::istream& in, std::ostream& out, const CompressOptions& optio
       options.chunk_bytes ? options.chunk_bytes : model.config.chunk_bytes, kMaxChunkBytes);
   const std::size_t frame_bytes = std::min<std::size_t>(chunk_bytes * kFrameStreams, kMaxFrameBytes);
   const std::size_t groups = static_cast<std::size_t>(std::max(1, options.threads));
+  if (groups > 1) set_cpu_gemm_threads(1);
 
   Stats stats;
   stats.model_id = to_hex(session->id);
@@ -129,13 +131,20 @@ Stats compress(std::istream& in, std::ostream& out, const CompressOptions& optio
     const std::size_t size = read_fully(in, buffer.data(), frame_bytes);
     if (size == 0) break;
     const auto spans = plan_chunks(size, chunk_bytes, kFrameStreams);
-    std::vector<CodedChunk> chunks(spans.size());
-    for (std::size_t i = 0; i < spans.size(); ++i)
-      session->tokenizer->encode(reinterpret_cast<const std::uint8_t*>(buffer.data()) + spans[i].offset,
-                                 spans[i].size, chunks[i].symbols);
-    for_each_group(chunks.size(), groups, [&](std::size_t g, std::size_t first, std::size_t last) {
-      encode_chunks(session->predictor(g, groups), chunks, first, last);
-    });
+    // Chunks worth modelling are coded in order; the rest are stored as they are.
+    std::vector<CodedChunk> chunks;
+    std::vector<std::size_t> coded_index(spans.size(), SIZE_MAX);
+    for (std::size_t i = 0; i < spans.size(); ++i) {
+      const auto* data = reinterpret_cast<const std::uint8_t*>(buffer.data()) + spans[i].offset;
+      if (!worth_modelling(data, spans[i].size)) continue;
+      coded_index[i] = chunks.size();
+      chunks.emplace_back();
+      session->tokenizer->encode(data, spans[i].size, chunks.back().symbols);
+    }
+    if (!chunks.empty())
+      for_each_group(chunks.size(), groups, [&](std::size_t g, std::size_t first, std::size_t last) {
+        encode_chunks(session->predictor(g, groups), chunks, first, last);
+      });
 
     Frame frame;
     frame.original_crc = crc32(buffer.data(), size);
@@ -143,13 +152,14 @@ Stats compress(std::istream& in, std::ostream& out, const CompressOptions& optio
       ChunkEntry e;
       e.original_size = static_cast<std::uint32_t>(spans[i].size);
       const auto* original = reinterpret_cast<const std::uint8_t*>(buffer.data()) + spans[i].offset;
-      if (chunks[i].payload.size() < spans[i].size) {
+      CodedChunk* coded = coded_index[i] == SIZE_MAX ? nullptr : &chunks[coded_index[i]];
+      if (coded != nullptr && coded->payload.size() < spans[i].size) {
         e.mode = ChunkMode::Coded;
-        e.symbol_count = static_cast<std::uint32_t>(chunks[i].symbols.size());
-        e.payload_size = static_cast<std::uint32_t>(chunks[i].payload.size());
-        frame.payloads.push_back(std::move(chunks[i].payload));
+        e.symbol_count = static_cast<std::uint32_t>(coded->symbols.size());
+        e.payload_size = static_cast<std::uint32_t>(coded->payload.size());
+        frame.payloads.push_back(std::move(coded->payload));
         stats.symbols += e.symbol_count;
-        stats.ideal_bits += chunks[i].ideal_bits;
+        stats.ideal_bits += coded->ideal_bits;
       } else {
         e.mode = ChunkMode::Stored;
         e.payload_size = e.original_size;
@@ -177,6 +187,7 @@ Stats decompress(std::istream& in, std::ostream& out, const DecompressOptions& o
   Stats stats;
   std::map<Sha256Digest, std::unique_ptr<ModelSession>> sessions;
   const std::size_t groups = static_cast<std::size_t>(std::max(1, options.threads));
+  if (groups > 1) set_cpu_gemm_threads(1);
   try {
     ContainerReader reader(in);
     StreamHeader header;

@@ -6,6 +6,7 @@
 // Everything between the products is integer arithmetic in fused loops over
 // the rows (one pass over memory per step, not one per tensor op).
 #include <ATen/ATen.h>
+#include <dlfcn.h>
 
 #include <algorithm>
 #include <cstring>
@@ -47,6 +48,71 @@ class RoundDivider {
   double inv_;
 };
 
+// One stream's attention for the query heads that share kv head g. Rows
+// 0..span-1 of the ring cache are read in storage order; row r holds the
+// position at distance (t + window - r) % window from the current one.
+// Bounds: |q.k| <= 127^2 * head_dim; p <= 4096, so sum p*v < 2^31 for spans <= 4096.
+struct AttendArgs {
+  const std::int8_t* query;  // [heads_in_group][head_dim]
+  std::uint32_t heads_in_group;
+  const std::int8_t* keys;    // row r at keys + r * stride
+  const std::int8_t* values;  // same layout
+  std::size_t stride;
+  std::uint32_t head_dim, span, t, window;
+  const std::int32_t* score_multiplier;  // per head of the group
+  const std::int32_t* slope;
+  unsigned score_shift;
+  std::int64_t* z;    // scratch [span]
+  std::int32_t* acc;  // scratch [head_dim]
+  float* out;         // [heads_in_group][head_dim]
+};
+
+template <std::uint32_t kDim>
+inline __attribute__((always_inline)) void attend_body(const AttendArgs& a) {
+  const std::uint32_t dh = kDim ? kDim : a.head_dim;
+  const std::uint32_t tw = a.t % a.window;  // the current position's row
+  for (std::uint32_t h = 0; h < a.heads_in_group; ++h) {
+    const std::int8_t* q = a.query + h * dh;
+    std::int64_t zmax = INT64_MIN;
+    for (std::uint32_t r = 0; r < a.span; ++r) {
+      const std::int8_t* k = a.keys + r * a.stride;
+      std::int32_t dot = 0;
+      for (std::uint32_t e = 0; e < dh; ++e) dot += std::int16_t{q[e]} * std::int16_t{k[e]};
+      const std::int64_t dist = tw >= r ? tw - r : tw + a.window - r;
+      a.z[r] = round_shift(std::int64_t{dot} * a.score_multiplier[h], a.score_shift) - std::int64_t{a.slope[h]} * dist;
+      zmax = std::max(zmax, a.z[r]);
+    }
+    std::int32_t psum = 0;
+    for (std::uint32_t e = 0; e < dh; ++e) a.acc[e] = 0;
+    for (std::uint32_t r = 0; r < a.span; ++r) {
+      const std::int32_t p = kAttExp[std::min<std::int64_t>((zmax - a.z[r] + 8) >> 4, 159)];
+      if (p == 0) continue;
+      psum += p;
+      const std::int8_t* v = a.values + r * a.stride;
+      for (std::uint32_t e = 0; e < dh; ++e) a.acc[e] += p * v[e];
+    }
+    const RoundDivider div(psum);
+    for (std::uint32_t e = 0; e < dh; ++e) a.out[h * dh + e] = static_cast<float>(div(a.acc[e]));
+  }
+}
+
+inline __attribute__((always_inline)) void attend_by_dim(const AttendArgs& a) {
+  switch (a.head_dim) {
+    case 32: attend_body<32>(a); break;
+    case 64: attend_body<64>(a); break;
+    default: attend_body<0>(a); break;
+  }
+}
+
+// The same loops compiled twice; integer results are identical either way.
+__attribute__((target("avx2"))) void attend_avx2(const AttendArgs& a) { attend_by_dim(a); }
+void attend_baseline(const AttendArgs& a) { attend_by_dim(a); }
+
+void attend(const AttendArgs& a) {
+  static const bool avx2 = __builtin_cpu_supports("avx2");
+  if (avx2) attend_avx2(a); else attend_baseline(a);
+}
+
 // A linear layer as float32 weight blocks, transposed ([in_block, out]) for x @ W^T.
 struct GemmLinear {
   const QuantLinear* q = nullptr;
@@ -80,8 +146,9 @@ struct GemmLinear {
   }
 
   std::int32_t acc(std::int64_t row, std::uint32_t o) const {
-    std::int32_t sum = 0;
     const std::size_t idx = static_cast<std::size_t>(row) * q->out + o;
+    if (result_ptr.size() == 1) return static_cast<std::int32_t>(result_ptr[0][idx]);
+    std::int32_t sum = 0;
     for (const float* r : result_ptr) sum += static_cast<std::int32_t>(r[idx]);
     return sum;
   }
@@ -215,7 +282,7 @@ class CpuPredictor final : public Predictor {
     const std::uint32_t group = heads / cfg_.kv_heads;
     float* out = attn_.data_ptr<float>();
     std::vector<std::int64_t> z(window);
-    std::vector<std::int32_t> p(window), acc(dh);
+    std::vector<std::int32_t> acc(dh);
     for (std::int64_t i = 0; i < n; ++i) {
       const std::uint32_t slot = slots[i];
       const std::uint32_t t = position_[slot];
@@ -226,32 +293,12 @@ class CpuPredictor final : public Predictor {
         values[std::size_t{t % window} * kv + o] = requant8(s.qkv_v, i, o);
       }
       for (std::uint32_t o = 0; o < heads * dh; ++o) query_[o] = requant8(s.qkv_q, i, o);
-      const std::uint32_t first = t + 1 > window ? t + 1 - window : 0;
-      const std::uint32_t span = t + 1 - first;
-      for (std::uint32_t h = 0; h < heads; ++h) {
-        const std::uint32_t g = h / group;
-        const std::int8_t* qh = query_.data() + h * dh;
-        std::int64_t zmax = INT64_MIN;
-        for (std::uint32_t k = 0; k < span; ++k) {
-          const std::uint32_t j = first + k;
-          const std::int8_t* kj = keys + std::size_t{j % window} * kv + g * dh;
-          std::int32_t dot = 0;
-          for (std::uint32_t e = 0; e < dh; ++e) dot += qh[e] * kj[e];
-          z[k] = round_shift(std::int64_t{dot} * a.score_multiplier[h], a.score_shift) -
-                 std::int64_t{a.slope[h]} * (t - j);
-          zmax = std::max(zmax, z[k]);
-        }
-        std::int32_t psum = 0;
-        std::fill(acc.begin(), acc.end(), 0);
-        for (std::uint32_t k = 0; k < span; ++k) {
-          const std::int32_t pk = kAttExp[std::min<std::int64_t>((zmax - z[k] + 8) >> 4, 159)];
-          if (pk == 0) continue;
-          psum += pk;
-          const std::int8_t* vj = values + std::size_t{(first + k) % window} * kv + g * dh;
-          for (std::uint32_t e = 0; e < dh; ++e) acc[e] += pk * vj[e];
-        }
-        const RoundDivider div(psum);
-        for (std::uint32_t e = 0; e < dh; ++e) out[i * heads * dh + h * dh + e] = static_cast<float>(div(acc[e]));
+      const std::uint32_t span = std::min(t + 1, window);
+      for (std::uint32_t g = 0; g < cfg_.kv_heads; ++g) {
+        AttendArgs args{query_.data() + g * group * dh, group, keys + g * dh, values + g * dh, kv, dh, span, t,
+                        window, a.score_multiplier.data() + g * group, a.slope.data() + g * group, a.score_shift,
+                        z.data(), acc.data(), out + i * heads * dh + g * group * dh};
+        attend(args);
       }
     }
   }
@@ -283,6 +330,15 @@ class CpuPredictor final : public Predictor {
 };
 
 }  // namespace
+
+bool set_cpu_gemm_threads(int threads) {
+  // Looked up at run time: Debian's libblas.so.3 may be OpenBLAS or another BLAS.
+  using SetThreads = void (*)(int);
+  static const auto set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+  if (set == nullptr) return false;
+  set(threads);
+  return true;
+}
 
 std::unique_ptr<Predictor> make_cpu_predictor(const ModelFile& model, std::uint32_t max_streams) {
   auto predictor = std::make_unique<CpuPredictor>(model, max_streams);

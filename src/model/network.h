@@ -26,6 +26,12 @@ class ReferenceNetwork {
 // The fast CPU predictor: GEMMs in libtorch (float32 over integer values,
 // exact), integer glue in fused loops. Runs the model's self-test first and
 // throws std::runtime_error if it fails.
+// The model must outlive the predictor.
 std::unique_ptr<Predictor> make_cpu_predictor(const ModelFile& model, std::uint32_t max_streams);
+
+// Threads each GEMM may use (OpenBLAS, when it is the BLAS in use). With
+// several worker groups, one thread per GEMM keeps the groups from fighting
+// over the cores. Returns false if the BLAS offers no such setting.
+bool set_cpu_gemm_threads(int threads);
 
 }  // namespace lmzip

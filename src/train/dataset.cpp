@@ -215,6 +215,7 @@ static bool decode_vocab(const std::string& data, Corpus& c) {
     if (!in.u64(length) || !in.bytes(length, pieces[i]) || !in.u64(score)) return false;
     scores[i] = static_cast<std::int32_t>(static_cast<std::int64_t>(score));
   }
+  c.piece_scores = scores;
   c.tokenizer = Tokenizer::from_pieces(std::move(pieces), std::move(scores));
   return true;
 }
@@ -253,6 +254,7 @@ Corpus prepare_corpus(const TrainOptions& options, const std::string& cache_dir)
       c.tokenizer = Tokenizer::bytes();
     }
     if (ok && decode_tokens(read_file(tokens_path), c)) {
+      if (c.piece_scores.empty()) c.piece_scores.assign(c.tokenizer->vocab_size(), 0);
       std::cerr << "train: loaded " << c.train.size() << " training and " << c.held.size()
                 << " held-out symbols from the cache in " << cache_dir << "\n";
       return c;
@@ -272,8 +274,10 @@ Corpus prepare_corpus(const TrainOptions& options, const std::string& cache_dir)
     SentencePieceVocab trained = train_sentencepiece(c.files, vocab, 500000, options.seed);
     vocab_bytes = encode_vocab(trained.pieces, trained.scores);
     c.sentencepiece_model = std::move(trained.model_proto);
+    c.piece_scores = trained.scores;
     c.tokenizer = Tokenizer::from_pieces(std::move(trained.pieces), std::move(trained.scores));
   }
+  if (c.piece_scores.empty()) c.piece_scores.assign(c.tokenizer->vocab_size(), 0);
   if (c.tokenizer->vocab_size() > 65536) throw std::runtime_error("vocabulary larger than 65536");
 
   std::cerr << "train: tokenizing " << c.files.size() << " files (" << c.total_bytes << " bytes)\n";

@@ -38,6 +38,7 @@ struct Corpus {
   std::string tokenizer_kind;       // "bytes" or "sentencepiece"
   std::string sentencepiece_model;  // serialized ModelProto, sentencepiece only
   std::unique_ptr<Tokenizer> tokenizer;
+  std::vector<std::int32_t> piece_scores;  // the encoder's preference per id; 0s for bytes
   std::vector<std::string> files;   // sorted paths
   std::uint64_t total_bytes = 0;
 
@@ -56,7 +57,7 @@ struct Corpus {
 // Lists the inputs (folders recursively, sorted), tokenizes them (training
 // the SentencePiece model first if asked) and caches the result under
 // `cache_dir` (empty: no cache). A cache made from the same files and
-// settings is loaded instead. `log` gets progress lines.
+// settings is loaded instead. Progress goes to stderr.
 Corpus prepare_corpus(const TrainOptions& options, const std::string& cache_dir);
 
 // Fills one batch: every sequence starts with BOS, as a chunk does when

@@ -171,7 +171,8 @@ torch::Tensor QatModelImpl::attention(const torch::Tensor& q, const torch::Tenso
   const std::int64_t H = config_.heads, KV = config_.kv_heads, G = H / KV, hd = config_.head_dim;
   // Query heads h = g * G + i share kv head g: fold the G query heads of a
   // kv head into one matrix product with its keys.
-  const auto qh = (q * (1.0 / std::sqrt(double(hd)))).view({B, T, H, hd}).permute({0, 2, 1, 3}).reshape({B, KV, G * T, hd});
+  const auto q_scaled = q * (1.0 / std::sqrt(double(hd)));  // scores in nats
+  const auto qh = q_scaled.view({B, T, H, hd}).permute({0, 2, 1, 3}).reshape({B, KV, G * T, hd});
   const auto kt = k.view({B, T, KV, hd}).permute({0, 2, 3, 1});
   const auto vh = v.view({B, T, KV, hd}).permute({0, 2, 1, 3});
 

@@ -3,6 +3,7 @@
 #include "train/trainer.h"
 
 #include <dlfcn.h>
+#include <malloc.h>
 #include <torch/torch.h>
 
 #include <chrono>
@@ -12,6 +13,7 @@
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
+#include <limits>
 #include <sstream>
 #include <stdexcept>
 
@@ -41,6 +43,25 @@ void set_threads(int n) {
   using SetThreads = void (*)(int);
   if (auto fn = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) fn(n);
 }
+
+// glibc serves blocks over 32 MB (most activations of a training step) with
+// fresh mmaps, and the kernel zeroes every page of them again on each step:
+// a quarter of the step time in page faults. While training, keep freed
+// memory in the heap for reuse instead.
+class KeepFreedMemory {
+ public:
+  KeepFreedMemory() {
+    mallopt(M_MMAP_MAX, 0);
+    mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max());
+  }
+  ~KeepFreedMemory() {
+    mallopt(M_MMAP_MAX, 65536);             // glibc's defaults
+    mallopt(M_TRIM_THRESHOLD, 128 * 1024);
+    malloc_trim(0);
+  }
+  KeepFreedMemory(const KeepFreedMemory&) = delete;
+  KeepFreedMemory& operator=(const KeepFreedMemory&) = delete;
+};
 
 volatile std::sig_atomic_t g_stop_signal = 0;
 void on_stop_signal(int sig) { g_stop_signal = sig; }
@@ -281,6 +302,7 @@ TrainReport train_with_report(const TrainOptions& options) {
   const std::string& dir = options.checkpoint_dir;
   if (!dir.empty()) fs::create_directories(dir);
   StopSignals stop_signals;
+  KeepFreedMemory keep_freed_memory;
 
   const Corpus corpus = trainer::prepare_corpus(options, dir);
   ModelConfig config = options.config;
@@ -408,6 +430,7 @@ TrainReport train_with_report(const TrainOptions& options) {
   file.tokenizer = corpus.tokenizer_kind == "bytes" ? TokenizerKind::Bytes : TokenizerKind::SentencePiece;
   file.sentencepiece_model = corpus.sentencepiece_model;
   file.pieces = corpus.tokenizer->pieces();
+  file.piece_scores = corpus.piece_scores;
   const std::uint32_t selftest_count = std::min<std::uint32_t>(64, heldout.length);
   file.selftest_symbols.assign(&corpus.held[heldout.chunks[0]], &corpus.held[heldout.chunks[0]] + selftest_count);
   fill_selftest(file);

@@ -97,6 +97,18 @@ TEST(Chunker, PlansCoverTheFrameExactly) {
   EXPECT_EQ(plan_chunks(100000, 65536, kFrameStreams).size(), 12u);  // short input: more, smaller chunks
 }
 
+TEST(Chunker, RandomBytesAreNotWorthModelling) {
+  const std::string r = random_bytes(65536, 11), t = text(65536), zeros(65536, '\0');
+  auto worth = [](const std::string& s) {
+    return worth_modelling(reinterpret_cast<const std::uint8_t*>(s.data()), s.size());
+  };
+  EXPECT_FALSE(worth(r));
+  EXPECT_TRUE(worth(t));
+  EXPECT_TRUE(worth(zeros));
+  EXPECT_TRUE(worth(""));
+  EXPECT_TRUE(worth("a"));
+}
+
 TEST(ChunkCoder, RoundTripsCodedChunksOfDifferentLengths) {
   const ModelFile m = ModelFile::random(tiny_config(), 5);
   auto predictor = make_cpu_predictor(m, 4);  // fewer slots than chunks: slots are reused
