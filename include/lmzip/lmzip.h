@@ -48,6 +48,7 @@ struct CompressOptions {
   ModelSearch models;
   int level = 5;            // 1..9; picks the model when models.explicit_path is empty
   int threads = 1;          // independent worker groups; output does not depend on it
+  std::string device = "auto";  // "cpu", "cuda", or "auto" (cuda when built in and present); output does not depend on it
   std::uint32_t chunk_bytes = 0;  // 0: the model's default
   ProgressFn progress;
 };
@@ -55,6 +56,7 @@ struct CompressOptions {
 struct DecompressOptions {
   ModelSearch models;
   int threads = 1;
+  std::string device = "auto";
   ProgressFn progress;
 };
 

@@ -48,6 +48,7 @@ struct Settings {
   int verbosity = 0;        // -v count minus -q count
   int level = 0;            // 0: the library's default
   std::string model;        // -m
+  std::string device = "auto";  // --device
 };
 
 bool EndsWith(const std::string& s, const std::string& suffix) {
@@ -192,9 +193,11 @@ class FileProcessor {
     if (threads == 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     compress_options_.models = models;
     compress_options_.threads = threads;
+    compress_options_.device = settings.device;
     if (settings.level != 0) compress_options_.level = settings.level;
     decompress_options_.models = models;
     decompress_options_.threads = threads;
+    decompress_options_.device = settings.device;
     show_progress_ = isatty(STDERR_FILENO) && settings.verbosity >= 0;
   }
 
@@ -485,6 +488,9 @@ int Main(int argc, char** argv) {
       ->check(CLI::Range(0, 4096))
       ->capture_default_str();
   app.add_option("-m,--model", s.model, "model file to compress with")->type_name("MODEL");
+  app.add_option("--device", s.device, "where the model runs: auto (CUDA when built in and present), cpu or cuda")
+      ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
+      ->capture_default_str();
   app.add_flag("-v,--verbose", verbose, "per-file sizes and the model's ideal size; repeatable");
   app.add_flag("-q,--quiet", quiet, "no warnings; twice: no errors either");
   for (int level = 1; level <= 9; ++level) {

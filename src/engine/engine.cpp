@@ -14,6 +14,7 @@
 #include "format/container.h"
 #include "hash/crc32.h"
 #include "lmzip/lmzip.h"
+#include "model/cuda_predictor.h"
 #include "model/model_file.h"
 #include "model/model_library.h"
 #include "model/network.h"
@@ -25,6 +26,19 @@ const char* version() { return "0.1.0"; }
 
 namespace {
 
+// Which backend computes the predictions; the tables are the same on each.
+enum class Backend { Cpu, Cuda, CudaOrCpu };
+
+Backend pick_backend(const std::string& device) {
+  if (device == "cpu") return Backend::Cpu;
+  if (device == "cuda") {
+    if (!cuda_available()) throw Error(Error::Kind::Usage, "--device cuda: " + cuda_description());
+    return Backend::Cuda;
+  }
+  if (device == "auto" || device.empty()) return cuda_available() ? Backend::CudaOrCpu : Backend::Cpu;
+  throw Error(Error::Kind::Usage, "device must be auto, cpu or cuda, not '" + device + "'");
+}
+
 // A loaded model with its tokenizer and one predictor per worker group.
 struct ModelSession {
   ModelFile model;
@@ -32,6 +46,7 @@ struct ModelSession {
   std::string path;
   std::unique_ptr<Tokenizer> tokenizer;
   std::vector<std::unique_ptr<Predictor>> predictors;
+  Backend backend = Backend::Cpu;
 
   static std::unique_ptr<ModelSession> open(const std::string& path) {
     auto s = std::make_unique<ModelSession>();
@@ -56,7 +71,15 @@ struct ModelSession {
     if (!predictors[g]) {
       const auto streams = static_cast<std::uint32_t>((kFrameStreams + groups - 1) / groups);
       try {
-        predictors[g] = make_cpu_predictor(model, streams);
+        if (backend != Backend::Cpu) {
+          try {
+            predictors[g] = make_cuda_predictor(model, streams);
+          } catch (const std::exception&) {
+            if (backend == Backend::Cuda) throw;
+            backend = Backend::Cpu;  // auto: the CPU computes the same tables
+          }
+        }
+        if (!predictors[g]) predictors[g] = make_cpu_predictor(model, streams);
       } catch (const std::exception& e) {
         throw Error(Error::Kind::ModelInvalid, "model " + path + ": " + e.what());
       }
@@ -117,8 +140,11 @@ Stats compress(std::istream& in, std::ostream& out, const CompressOptions& optio
   const std::size_t chunk_bytes = std::min<std::size_t>(
       options.chunk_bytes ? options.chunk_bytes : model.config.chunk_bytes, kMaxChunkBytes);
   const std::size_t frame_bytes = std::min<std::size_t>(chunk_bytes * kFrameStreams, kMaxFrameBytes);
-  const std::size_t groups = static_cast<std::size_t>(std::max(1, options.threads));
+  const Backend backend = pick_backend(options.device);
+  // On a GPU one batch serves every chunk of a frame; on the CPU worker groups split them.
+  const std::size_t groups = backend == Backend::Cpu ? static_cast<std::size_t>(std::max(1, options.threads)) : 1;
   if (groups > 1) set_cpu_gemm_threads(1);
+  session->backend = backend;
 
   Stats stats;
   stats.model_id = to_hex(session->id);
@@ -186,7 +212,9 @@ Stats compress(std::istream& in, std::ostream& out, const CompressOptions& optio
 Stats decompress(std::istream& in, std::ostream& out, const DecompressOptions& options) {
   Stats stats;
   std::map<Sha256Digest, std::unique_ptr<ModelSession>> sessions;
-  const std::size_t groups = static_cast<std::size_t>(std::max(1, options.threads));
+  const Backend backend = pick_backend(options.device);
+  // On a GPU one batch serves every chunk of a frame; on the CPU worker groups split them.
+  const std::size_t groups = backend == Backend::Cpu ? static_cast<std::size_t>(std::max(1, options.threads)) : 1;
   if (groups > 1) set_cpu_gemm_threads(1);
   try {
     ContainerReader reader(in);
@@ -208,6 +236,7 @@ Stats decompress(std::istream& in, std::ostream& out, const DecompressOptions& o
         if (!tasks.empty() && session == nullptr) {
           auto& slot = sessions[header.model_id];
           if (!slot) slot = ModelSession::open(find_model_by_id(options.models, header.model_id));
+          slot->backend = backend;
           session = slot.get();
           stats.model_name = session->model.name;
         }

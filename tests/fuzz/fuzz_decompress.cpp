@@ -24,7 +24,7 @@
 
 namespace {
 
-constexpr std::uint64_t kMaxCodedSymbols = 1 << 16;
+constexpr std::uint64_t kMaxCodedSymbols = 4096;
 std::string g_byte_model;
 
 // Sum of the coded symbol counts the container declares, reading only as far

@@ -57,6 +57,9 @@ case $target in
   model_file) flags+=(-max_len=16384) ;;
   *) export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0}; flags+=(-detect_leaks=0 -max_len=8192) ;;
 esac
+# One BLAS thread: the GEMMs are tiny here, and OpenBLAS threads spinning
+# against the fuzzer on a busy machine cost more than they give.
+export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
 exec nice -n "$nice_level" "$build/fuzz_$target" "${flags[@]}" "$@" "$work" "$seeds"

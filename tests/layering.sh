@@ -1,0 +1,23 @@
+#!/bin/bash
+# Dependencies point one way: the coder, the container and the hashes know
+# nothing of torch or of the modules above them; the model knows nothing of
+# files or the container. Fails naming the offending include.
+set -u
+root="${1:?usage: layering.sh SOURCE_DIR}"
+status=0
+forbid() {  # forbid DIR REGEX WHY
+  local hits
+  hits=$(grep -rnE "^#include [<\"]($2)" "$root/$1" || true)
+  if [ -n "$hits" ]; then
+    echo "layering: $1 must not include $3:"
+    echo "$hits"
+    status=1
+  fi
+}
+forbid src/hash 'torch|ATen|c10|(coder|format|tokenize|model|engine|train|cli)/' "torch or other lmzip modules"
+forbid src/coder 'torch|ATen|c10|(format|tokenize|model|engine|train|cli)/' "torch or modules above it"
+forbid src/format 'torch|ATen|c10|(coder|tokenize|model|engine|train|cli)/' "torch or modules above it"
+forbid src/tokenize 'torch|ATen|c10|(coder|format|model|engine|train|cli)/' "torch or modules above it"
+forbid src/model '(format|engine|train|cli)/' "the container, engine, trainer or CLI"
+forbid src/engine '(train|cli)/' "the trainer or CLI"
+exit $status
