@@ -54,6 +54,26 @@ target_link_libraries(lmzip_model PUBLIC lmzip_cuda_kernels CUDA::cudart)
 # cuFile) needs -DCMAKE_EXE_LINKER_FLAGS=-Wl,--allow-shlib-undefined; they are
 # needed only at run time, where the GPU machine's torch brings them
 # (scripts/build-cuda.sh).
+
+# A wheel's libtorch ships fmt headers (a newer fmt) in its include folder,
+# which comes before the system's as -isystem; Debian's spdlog is built
+# against Debian's fmt. The CLI, lmzip's only spdlog user and a file without
+# torch headers, gets a -I folder whose fmt/ leads back to the system's fmt.
+if(EXISTS "${TORCH_INSTALL_PREFIX}/include/fmt" AND TARGET lmzip)
+  set(_lmzip_fmt_dir "")
+  if(TARGET fmt::fmt)
+    get_target_property(_lmzip_fmt_dir fmt::fmt INTERFACE_INCLUDE_DIRECTORIES)
+  endif()
+  if(NOT _lmzip_fmt_dir OR NOT EXISTS "${_lmzip_fmt_dir}/fmt/core.h")
+    set(_lmzip_fmt_dir /usr/include)
+  endif()
+  if(EXISTS "${_lmzip_fmt_dir}/fmt/core.h")
+    file(MAKE_DIRECTORY "${CMAKE_BINARY_DIR}/system-fmt")
+    file(CREATE_LINK "${_lmzip_fmt_dir}/fmt" "${CMAKE_BINARY_DIR}/system-fmt/fmt" SYMBOLIC)
+    target_include_directories(lmzip BEFORE PRIVATE "${CMAKE_BINARY_DIR}/system-fmt")
+  endif()
+endif()
+
 # The GPU test runs the CLI with --device cpu and --device cuda and compares the .lmz bytes.
 if(TARGET test_model)
   target_compile_definitions(test_model PRIVATE LMZIP_BINARY="$<TARGET_FILE:lmzip>")

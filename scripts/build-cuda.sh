@@ -53,6 +53,7 @@ echo "build-cuda: nvcc $nvcc, Torch_DIR $torch_dir" >&2
 torch_root=$(readlink -f "$torch_dir/../../..")
 args=(-DLMZIP_CUDA=ON -DTorch_DIR="$torch_dir" -DCMAKE_PREFIX_PATH="$torch_root;$torch_root/share/cmake"
       -DCMAKE_CUDA_COMPILER="$nvcc"
+      -DCMAKE_GTEST_DISCOVER_TESTS_DISCOVERY_MODE=PRE_TEST
       -DCUDAToolkit_ROOT="$(dirname "$(dirname "$(readlink -f "$nvcc")")")")
 [ -n "${CUDA_ARCHS:-}" ] && args+=(-DLMZIP_CUDA_ARCHITECTURES="$CUDA_ARCHS")
 if [ "$allow_undefined" = 1 ]; then

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <thread>
 
 #include "coder/range_coder.h"
@@ -46,6 +47,7 @@ struct ModelSession {
   std::string path;
   std::unique_ptr<Tokenizer> tokenizer;
   std::vector<std::unique_ptr<Predictor>> predictors;
+  std::mutex predictors_mutex;
   Backend backend = Backend::Cpu;
 
   static std::unique_ptr<ModelSession> open(const std::string& path) {
@@ -67,6 +69,7 @@ struct ModelSession {
 
   // Worker group g's predictor, created on first use (the self-test runs then).
   Predictor& predictor(std::size_t g, std::size_t groups) {
+    const std::lock_guard<std::mutex> lock(predictors_mutex);  // worker threads ask at once
     if (predictors.size() < groups) predictors.resize(groups);
     if (!predictors[g]) {
       const auto streams = static_cast<std::uint32_t>((kFrameStreams + groups - 1) / groups);
@@ -132,7 +135,10 @@ void write_out(std::ostream& out, const char* data, std::size_t size) {
 
 }  // namespace
 
-Stats compress(std::istream& in, std::ostream& out, const CompressOptions& options) {
+// A function try block: ContainerWriter reports a failed write as
+// std::runtime_error, which reaches the caller as Error(Io) like every other
+// write failure (the CLI then names the errno: "write error: File too large").
+Stats compress(std::istream& in, std::ostream& out, const CompressOptions& options) try {
   if (options.level < 1 || options.level > 9) throw Error(Error::Kind::Usage, "level must be 1..9");
   const ModelInfo info = resolve_model(options);
   auto session = ModelSession::open(info.path);
@@ -143,7 +149,7 @@ Stats compress(std::istream& in, std::ostream& out, const CompressOptions& optio
   const Backend backend = pick_backend(options.device);
   // On a GPU one batch serves every chunk of a frame; on the CPU worker groups split them.
   const std::size_t groups = backend == Backend::Cpu ? static_cast<std::size_t>(std::max(1, options.threads)) : 1;
-  if (groups > 1) set_cpu_gemm_threads(1);
+  set_cpu_gemm_threads(1);  // measured: OpenBLAS threads on these small GEMMs spin more than they help
   session->backend = backend;
 
   Stats stats;
@@ -207,6 +213,11 @@ Stats compress(std::istream& in, std::ostream& out, const CompressOptions& optio
   if (!out) throw Error(Error::Kind::Io, "write error");
   stats.compressed_bytes = writer.bytes_written();
   return stats;
+} catch (const Error&) {
+  throw;
+} catch (const std::runtime_error&) {
+  if (!out) throw Error(Error::Kind::Io, "write error");
+  throw;
 }
 
 Stats decompress(std::istream& in, std::ostream& out, const DecompressOptions& options) {
@@ -215,7 +226,7 @@ Stats decompress(std::istream& in, std::ostream& out, const DecompressOptions& o
   const Backend backend = pick_backend(options.device);
   // On a GPU one batch serves every chunk of a frame; on the CPU worker groups split them.
   const std::size_t groups = backend == Backend::Cpu ? static_cast<std::size_t>(std::max(1, options.threads)) : 1;
-  if (groups > 1) set_cpu_gemm_threads(1);
+  set_cpu_gemm_threads(1);  // measured: OpenBLAS threads on these small GEMMs spin more than they help
   try {
     ContainerReader reader(in);
     StreamHeader header;

@@ -5,11 +5,12 @@
 // format has one encoding per content, so a reader that accepts anything
 // else is accepting something the writer never produces.
 //
-// Not part of the CMake build. From the repository root:
+// Build and run: tests/fuzz/run.sh container SECONDS (cmake/fuzz.cmake,
+// docs/reliability.md). By hand, from the repository root:
 //   clang++ -std=c++17 -O1 -g -fsanitize=fuzzer,address,undefined -Isrc \
 //     tests/fuzz/fuzz_container.cpp src/format/container.cpp src/hash/crc32.cpp \
 //     -o fuzz_container
-//   ./fuzz_container -max_total_time=60 -rss_limit_mb=512 [corpus_dir]
+//   ./fuzz_container -max_total_time=60 -rss_limit_mb=512 tests/fuzz/corpus/decompress
 #include <cstdint>
 #include <cstdlib>
 #include <sstream>

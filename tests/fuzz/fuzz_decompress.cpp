@@ -24,7 +24,7 @@
 
 namespace {
 
-constexpr std::uint64_t kMaxCodedSymbols = 4096;
+constexpr std::uint64_t kMaxCodedSymbols = 1024;
 std::string g_byte_model;
 
 // Sum of the coded symbol counts the container declares, reading only as far
@@ -48,7 +48,7 @@ std::uint64_t declared_coded_symbols(const std::string& input) {
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  const std::string dir = lmzip::fuzz::write_models();
+  const std::string dir = lmzip::fuzz::write_models_for_process();
   g_byte_model = dir + "/byte.lmzm";
   // The token model is found by its id through the search path.
   setenv("LMZIP_MODEL_PATH", dir.c_str(), 1);

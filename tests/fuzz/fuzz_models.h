@@ -43,4 +43,12 @@ inline std::string write_models() {
   return dir;
 }
 
+// write_models() for a fuzz target: the folder is removed when the process
+// exits normally (libFuzzer calls exit() at the end of a run).
+inline std::string write_models_for_process() {
+  static std::string dir = write_models();
+  std::atexit([] { std::system(("rm -rf '" + dir + "'").c_str()); });
+  return dir;
+}
+
 }  // namespace lmzip::fuzz

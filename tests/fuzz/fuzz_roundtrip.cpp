@@ -19,7 +19,7 @@ std::string g_dir;
 }
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  g_dir = lmzip::fuzz::write_models();
+  g_dir = lmzip::fuzz::write_models_for_process();
   return 0;
 }
 

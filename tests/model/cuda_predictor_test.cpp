@@ -14,6 +14,7 @@
 #include <iterator>
 #include <random>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "hash/sha256.h"
@@ -266,6 +267,13 @@ TEST(CudaPredictor, LmzBytesMatchCpu) {
   namespace fs = std::filesystem;
   const fs::path dir = fs::temp_directory_path() / ("lmzip-cuda-test-" + std::to_string(::getpid()));
   fs::create_directories(dir);
+  struct Cleanup {
+    fs::path path;
+    ~Cleanup() {
+      std::error_code ec;
+      fs::remove_all(path, ec);
+    }
+  } cleanup{dir};
   ModelConfig c = small_config();
   c.chunk_bytes = 4096;  // many chunks: a batch of many streams
   ModelFile m = ModelFile::random(c, 77);
@@ -295,7 +303,6 @@ TEST(CudaPredictor, LmzBytesMatchCpu) {
   ASSERT_EQ(run("--device cuda -d -c '" + (dir / "cpu.lmz").string() + "' > '" + (dir / "from-cpu").string() + "'"), 0);
   EXPECT_TRUE(read(dir / "from-cuda") == read(dir / "input"));
   EXPECT_TRUE(read(dir / "from-cpu") == read(dir / "input"));
-  fs::remove_all(dir);
 #endif
 }
 
