@@ -342,22 +342,11 @@ bool set_cpu_gemm_threads(int threads) {
 
 std::unique_ptr<Predictor> make_cpu_predictor(const ModelFile& model, std::uint32_t max_streams) {
   auto predictor = std::make_unique<CpuPredictor>(model, max_streams);
-  // Self-test on this backend, in slot 0, before anything is coded with it.
-  std::vector<std::uint32_t> freqs(model.config.vocab_size);
-  Sha256 hash;
-  const std::uint32_t slot = 0;
-  predictor->reset(slot);
-  auto feed = [&](std::uint32_t s) {
-    predictor->step(&slot, &s, 1, freqs.data());
-    hash.update(freqs.data(), freqs.size() * sizeof(std::uint32_t));
-  };
-  feed(model.config.vocab_size);
-  for (std::uint32_t s : model.selftest_symbols) feed(s);
-  if (hash.finish() != model.selftest_digest)
+  // Self-test on this backend before anything is coded with it.
+  if (selftest_digest(*predictor, model) != model.selftest_digest)
     throw std::runtime_error("model '" + model.name +
                              "' fails its self-test on the CPU backend: this build computes different predictions "
                              "than the one that made the model; files it wrote could not be decoded");
-  predictor->reset(slot);
   return predictor;
 }
 

@@ -20,6 +20,7 @@
 
 #include "model/cuda_kernels.h"
 #include "model/cuda_predictor.h"
+#include "model/network.h"
 
 namespace lmzip {
 
@@ -334,22 +335,11 @@ std::unique_ptr<Predictor> make_cuda_predictor(const ModelFile& model, std::uint
   auto predictor = std::make_unique<CudaPredictor>(model, max_streams);
   // Self-test on the device, in slot 0, before anything is coded with it: the
   // proof, at every start, that this GPU computes the integer network exactly.
-  std::vector<std::uint32_t> freqs(model.config.vocab_size);
-  Sha256 hash;
-  const std::uint32_t slot = 0;
-  predictor->reset(slot);
-  auto feed = [&](std::uint32_t s) {
-    predictor->step(&slot, &s, 1, freqs.data());
-    hash.update(freqs.data(), freqs.size() * sizeof(std::uint32_t));
-  };
-  feed(model.config.vocab_size);
-  for (std::uint32_t s : model.selftest_symbols) feed(s);
-  if (hash.finish() != model.selftest_digest)
+  if (selftest_digest(*predictor, model) != model.selftest_digest)
     throw std::runtime_error("model '" + model.name + "' fails its self-test on the CUDA backend (" +
                              predictor->device_name() +
                              "): this GPU computes different predictions than the one that made the model; files "
                              "it wrote could not be decoded");
-  predictor->reset(slot);
   return predictor;
 }
 

@@ -26,6 +26,11 @@ class ReferenceNetwork {
 // The fast CPU predictor: GEMMs in libtorch (float32 over integer values,
 // exact), integer glue in fused loops. Runs the model's self-test first and
 // throws std::runtime_error if it fails.
+// The digest of the tables `predictor` gives in slot 0 for BOS and then the
+// model's self-test symbols (docs/model-format.md, "Self-test"). Resets slot 0
+// before and after.
+Sha256Digest selftest_digest(Predictor& predictor, const ModelFile& model);
+
 // The model must outlive the predictor.
 std::unique_ptr<Predictor> make_cpu_predictor(const ModelFile& model, std::uint32_t max_streams);
 

@@ -130,6 +130,21 @@ void ReferenceNetwork::step(std::uint32_t symbol, std::uint32_t* freqs) {
     freqs[i] = 1 + kOutExp[std::min<std::int64_t>(zmax - z[i], 383)];
 }
 
+Sha256Digest selftest_digest(Predictor& predictor, const ModelFile& model) {
+  std::vector<std::uint32_t> freqs(model.config.vocab_size);
+  Sha256 hash;
+  const std::uint32_t slot = 0;
+  predictor.reset(slot);
+  auto feed = [&](std::uint32_t s) {
+    predictor.step(&slot, &s, 1, freqs.data());
+    hash.update(freqs.data(), freqs.size() * sizeof(std::uint32_t));
+  };
+  feed(model.config.vocab_size);
+  for (std::uint32_t s : model.selftest_symbols) feed(s);
+  predictor.reset(slot);
+  return hash.finish();
+}
+
 void fill_selftest(ModelFile& model) {
   ReferenceNetwork net(model);
   std::vector<std::uint32_t> freqs(model.config.vocab_size);
