@@ -435,6 +435,10 @@ void AddTrainOptions(CLI::App& train, TrainOptions& t) {
       ->check(CLI::IsMember({"bytes", "sentencepiece"}))
       ->capture_default_str();
   train.add_option("--vocab", t.vocab_size, "sentencepiece vocabulary size (0: 4096)")->capture_default_str();
+  train.add_option("--sentencepiece-model", t.sentencepiece_model,
+                   "a trained SentencePiece model (e.g. tokenizer.model of a checkpoint folder) to use instead of "
+                   "training one; implies --tokenizer sentencepiece")
+      ->type_name("FILE");
   train.add_option("--width", t.config.width, "residual stream width")->capture_default_str();
   train.add_option("--layers", t.config.layers, "transformer layers")->capture_default_str();
   train.add_option("--heads", t.config.heads, "query heads")->capture_default_str();
@@ -453,7 +457,12 @@ void AddTrainOptions(CLI::App& train, TrainOptions& t) {
   train.add_option("--seed", t.seed, "random seed")->capture_default_str();
   train.add_option("--eval-every", t.eval_every, "steps between evaluations")->capture_default_str();
   train.add_option("--checkpoint-every", t.checkpoint_every, "steps between checkpoints")->capture_default_str();
-  train.add_option("-T,--threads", t.threads, "threads")->check(CLI::Range(1, 4096))->capture_default_str();
+  train.add_option("-T,--threads", t.threads, "CPU threads (tokenizing, training on the CPU)")
+      ->check(CLI::Range(1, 4096))
+      ->capture_default_str();
+  train.add_option("--device", t.device, "where the network trains: auto (CUDA when present), cpu or cuda")
+      ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
+      ->capture_default_str();
 }
 
 int UsageError(const std::string& message) {
@@ -541,6 +550,11 @@ int Main(int argc, char** argv) {
 
   if (train_cmd->parsed()) {
     if (!s.files.empty()) return UsageError("train takes its inputs after the word train");
+    if (!train_options.sentencepiece_model.empty()) {
+      if (train_cmd->count("--tokenizer") && train_options.tokenizer != "sentencepiece")
+        return UsageError("--sentencepiece-model needs --tokenizer sentencepiece");
+      train_options.tokenizer = "sentencepiece";
+    }
     try {
       lmzip::train(train_options);
     } catch (const std::exception& e) {

@@ -3,21 +3,29 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <vector>
 
 #include "model/predictor.h"
 
 namespace lmzip {
 
-// Called once per symbol position of a chunk with the model's frequency table
-// (vocab_size entries) for that position; returns the symbol at that position
-// (the encoder knows it, the decoder decodes it).
-using SymbolStep = std::function<std::uint32_t(std::size_t chunk, std::uint32_t position, const std::uint32_t* freqs)>;
+// Returned for a row by a BatchStep to retire its chunk before its length
+// (a decoder that found the chunk corrupt).
+constexpr std::uint32_t kRetireChunk = std::numeric_limits<std::uint32_t>::max();
+
+// Called once per step, right after predictor.advance(), for the `count` rows
+// of that step: row i is chunk chunks[i] at symbol position positions[i]. It
+// takes what it needs from the predictor's coding interface and writes each
+// row's symbol at that position (the encoder knows it, the decoder decodes
+// it) to next[i], or kRetireChunk.
+using BatchStep = std::function<void(const std::uint32_t* chunks, const std::uint32_t* positions,
+                                     std::size_t count, std::uint32_t* next)>;
 
 // Runs chunks 0..lengths.size()-1, chunk i for lengths[i] symbols. Up to
 // predictor.max_streams() chunks run at once; a finished chunk's slot goes to
 // the next waiting one. The tables a chunk sees do not depend on which other
 // chunks run beside it or in which slot.
-void run_lockstep(Predictor& predictor, const std::vector<std::uint32_t>& lengths, const SymbolStep& step);
+void run_lockstep(Predictor& predictor, const std::vector<std::uint32_t>& lengths, const BatchStep& step);
 
 }  // namespace lmzip

@@ -6,7 +6,6 @@
 namespace lmzip {
 
 void encode_chunks(Predictor& predictor, std::vector<CodedChunk>& chunks, std::size_t first, std::size_t last) {
-  const std::uint32_t V = predictor.vocab_size();
   std::vector<std::uint32_t> lengths;
   std::vector<RangeEncoder> encoders;
   encoders.reserve(last - first);
@@ -14,23 +13,23 @@ void encode_chunks(Predictor& predictor, std::vector<CodedChunk>& chunks, std::s
     lengths.push_back(static_cast<std::uint32_t>(chunks[i].symbols.size()));
     encoders.emplace_back(chunks[i].payload);
   }
-  run_lockstep(predictor, lengths, [&](std::size_t c, std::uint32_t pos, const std::uint32_t* freqs) {
-    CodedChunk& chunk = chunks[first + c];
-    const std::uint32_t s = chunk.symbols[pos];
-    std::uint64_t below = 0;
-    for (std::uint32_t i = 0; i < s; ++i) below += freqs[i];
-    std::uint64_t total = below;
-    for (std::uint32_t i = s; i < V; ++i) total += freqs[i];
-    encoders[c].encode(below, freqs[s], total);
-    chunk.ideal_bits += ideal_bits(freqs[s], total);
-    return s;
-  });
+  std::vector<SymbolRange> ranges;
+  run_lockstep(predictor, lengths,
+               [&](const std::uint32_t* ids, const std::uint32_t* positions, std::size_t n, std::uint32_t* next) {
+                 for (std::size_t i = 0; i < n; ++i) next[i] = chunks[first + ids[i]].symbols[positions[i]];
+                 ranges.resize(n);
+                 predictor.ranges_of(next, ranges.data());
+                 for (std::size_t i = 0; i < n; ++i) {
+                   const SymbolRange& r = ranges[i];
+                   encoders[ids[i]].encode(r.below, r.freq, r.total);
+                   chunks[first + ids[i]].ideal_bits += ideal_bits(r.freq, r.total);
+                 }
+               });
   for (auto& e : encoders) e.finish();
 }
 
 void decode_chunks(Predictor& predictor, const Tokenizer& tokenizer, std::vector<DecodeTask>& tasks, std::size_t first,
                   std::size_t last) {
-  const std::uint32_t V = predictor.vocab_size();
   std::vector<std::uint32_t> lengths;
   std::vector<RangeDecoder> decoders;
   decoders.reserve(last - first);
@@ -39,20 +38,28 @@ void decode_chunks(Predictor& predictor, const Tokenizer& tokenizer, std::vector
     decoders.emplace_back(tasks[i].payload, tasks[i].payload_size);
     tasks[i].bytes.reserve(tasks[i].original_size);
   }
-  std::vector<std::uint64_t> cum(V + 1);
-  run_lockstep(predictor, lengths, [&](std::size_t c, std::uint32_t, const std::uint32_t* freqs) -> std::uint32_t {
-    DecodeTask& task = tasks[first + c];
-    const std::uint64_t total = cumulative_frequencies(freqs, V, cum.data());
-    RangeDecoder& d = decoders[c];
-    const auto s = static_cast<std::uint32_t>(find_symbol(cum.data(), V, d.target(total)));
-    d.consume(cum[s], freqs[s]);
-    // A corrupt chunk may decode into more bytes than it declares; stop growing.
-    if (!task.overflow) {
-      tokenizer.decode(&s, 1, task.bytes);
-      if (task.bytes.size() > task.original_size) task.overflow = true;
-    }
-    return s;
-  });
+  std::vector<std::uint64_t> totals, targets;
+  std::vector<SymbolRange> ranges;
+  run_lockstep(predictor, lengths,
+               [&](const std::uint32_t* ids, const std::uint32_t*, std::size_t n, std::uint32_t* next) {
+                 totals.resize(n);
+                 targets.resize(n);
+                 ranges.resize(n);
+                 predictor.totals(totals.data());
+                 for (std::size_t i = 0; i < n; ++i) targets[i] = decoders[ids[i]].target(totals[i]);
+                 predictor.find(targets.data(), ranges.data());
+                 for (std::size_t i = 0; i < n; ++i) {
+                   DecodeTask& task = tasks[first + ids[i]];
+                   RangeDecoder& d = decoders[ids[i]];
+                   const SymbolRange& r = ranges[i];
+                   d.consume(r.below, r.freq);
+                   tokenizer.decode(&r.symbol, 1, task.bytes);
+                   // A corrupt chunk may want more bytes than its payload or
+                   // decode into more than it declares: stop it there.
+                   if (task.bytes.size() > task.original_size) task.overflow = true;
+                   next[i] = task.overflow || d.overrun() ? kRetireChunk : r.symbol;
+                 }
+               });
   for (std::size_t i = first; i < last; ++i) tasks[i].overrun = decoders[i - first].overrun();
 }
 

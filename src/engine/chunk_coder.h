@@ -26,7 +26,7 @@ struct DecodeTask {
   std::uint32_t symbol_count;
   std::uint32_t original_size;
   std::string bytes;      // decoded output
-  bool overflow = false;  // decoded more bytes than original_size (corrupt); bytes stop growing
+  bool overflow = false;  // decoded more bytes than original_size (corrupt); decoding stopped there
   bool overrun = false;   // the range decoder needed bytes past the payload (corrupt)
 };
 

@@ -67,22 +67,22 @@ struct ModelSession {
     return s;
   }
 
-  // Worker group g's predictor, created on first use (the self-test runs then).
-  Predictor& predictor(std::size_t g, std::size_t groups) {
+  // Worker group g's predictor for up to `streams` chunks at once, created on
+  // first use (the self-test runs then).
+  Predictor& predictor(std::size_t g, std::size_t groups, std::size_t streams) {
     const std::lock_guard<std::mutex> lock(predictors_mutex);  // worker threads ask at once
     if (predictors.size() < groups) predictors.resize(groups);
     if (!predictors[g]) {
-      const auto streams = static_cast<std::uint32_t>((kFrameStreams + groups - 1) / groups);
       try {
         if (backend != Backend::Cpu) {
           try {
-            predictors[g] = make_cuda_predictor(model, streams);
+            predictors[g] = make_cuda_predictor(model, static_cast<std::uint32_t>(streams));
           } catch (const std::exception&) {
             if (backend == Backend::Cuda) throw;
             backend = Backend::Cpu;  // auto: the CPU computes the same tables
           }
         }
-        if (!predictors[g]) predictors[g] = make_cpu_predictor(model, streams);
+        if (!predictors[g]) predictors[g] = make_cpu_predictor(model, static_cast<std::uint32_t>(streams));
       } catch (const std::exception& e) {
         throw Error(Error::Kind::ModelInvalid, "model " + path + ": " + e.what());
       }
@@ -116,6 +116,24 @@ void for_each_group(std::size_t count, std::size_t groups, Fn fn) {
     if (e) std::rethrow_exception(e);
 }
 
+// How a run splits its work: on the CPU, worker groups share out the chunks of
+// one frame; on a GPU, one batch steps the chunks of several frames at once
+// (thousands of streams). Frames are the same either way, so is the output.
+struct Batching {
+  std::size_t groups;   // predictors, each on a thread of its own
+  std::size_t frames;   // frames coded together
+  std::size_t workers;  // threads for tokenizing
+  std::size_t streams() const { return (kFrameStreams * frames + groups - 1) / groups; }  // per predictor
+};
+
+constexpr std::size_t kGpuFramesPerBatch = 16;
+
+Batching plan_batching(Backend backend, int threads) {
+  const auto workers = static_cast<std::size_t>(std::max(1, threads));
+  if (backend == Backend::Cpu) return {workers, 1, workers};
+  return {1, kGpuFramesPerBatch, workers};
+}
+
 Error corrupt(const std::string& what) { return Error(Error::Kind::Corrupt, what); }
 
 std::size_t read_fully(std::istream& in, char* data, std::size_t size) {
@@ -147,8 +165,7 @@ Stats compress(std::istream& in, std::ostream& out, const CompressOptions& optio
       options.chunk_bytes ? options.chunk_bytes : model.config.chunk_bytes, kMaxChunkBytes);
   const std::size_t frame_bytes = std::min<std::size_t>(chunk_bytes * kFrameStreams, kMaxFrameBytes);
   const Backend backend = pick_backend(options.device);
-  // On a GPU one batch serves every chunk of a frame; on the CPU worker groups split them.
-  const std::size_t groups = backend == Backend::Cpu ? static_cast<std::size_t>(std::max(1, options.threads)) : 1;
+  const Batching batching = plan_batching(backend, options.threads);
   set_cpu_gemm_threads(1);  // measured: OpenBLAS threads on these small GEMMs spin more than they help
   session->backend = backend;
 
@@ -158,55 +175,80 @@ Stats compress(std::istream& in, std::ostream& out, const CompressOptions& optio
   StreamHeader header;
   header.model_id = session->id;
   ContainerWriter writer(out, header);
-  std::vector<char> buffer(frame_bytes);
-  for (;;) {
-    const std::size_t size = read_fully(in, buffer.data(), frame_bytes);
-    if (size == 0) break;
-    const auto spans = plan_chunks(size, chunk_bytes, kFrameStreams);
-    // Chunks worth modelling are coded in order; the rest are stored as they are.
+  struct PendingFrame {
+    std::vector<char> data;
+    std::size_t size = 0;
+    std::vector<ChunkSpan> spans;
+    std::vector<std::size_t> coded_index;  // per span: its index in `chunks`, or SIZE_MAX (stored)
+  };
+  std::vector<PendingFrame> pending(batching.frames);
+  for (auto& f : pending) f.data.resize(frame_bytes);
+  bool at_end = false;
+  while (!at_end) {
+    // Read the batch's frames; chunks worth modelling are coded, the rest stored.
+    std::size_t frames = 0;
     std::vector<CodedChunk> chunks;
-    std::vector<std::size_t> coded_index(spans.size(), SIZE_MAX);
-    for (std::size_t i = 0; i < spans.size(); ++i) {
-      const auto* data = reinterpret_cast<const std::uint8_t*>(buffer.data()) + spans[i].offset;
-      if (!worth_modelling(data, spans[i].size)) continue;
-      coded_index[i] = chunks.size();
-      chunks.emplace_back();
-      session->tokenizer->encode(data, spans[i].size, chunks.back().symbols);
+    std::vector<const char*> chunk_data;
+    std::vector<std::size_t> chunk_size;
+    while (frames < pending.size() && !at_end) {
+      PendingFrame& f = pending[frames];
+      f.size = read_fully(in, f.data.data(), frame_bytes);
+      at_end = f.size < frame_bytes;
+      if (f.size == 0) break;
+      ++frames;
+      f.spans = plan_chunks(f.size, chunk_bytes, kFrameStreams);
+      f.coded_index.assign(f.spans.size(), SIZE_MAX);
+      for (std::size_t i = 0; i < f.spans.size(); ++i) {
+        const char* data = f.data.data() + f.spans[i].offset;
+        if (!worth_modelling(reinterpret_cast<const std::uint8_t*>(data), f.spans[i].size)) continue;
+        f.coded_index[i] = chunk_data.size();
+        chunk_data.push_back(data);
+        chunk_size.push_back(f.spans[i].size);
+      }
+      chunks.resize(chunk_data.size());
     }
+    if (frames == 0) break;
+    for_each_group(chunks.size(), batching.workers, [&](std::size_t, std::size_t first, std::size_t last) {
+      for (std::size_t c = first; c < last; ++c)
+        session->tokenizer->encode(reinterpret_cast<const std::uint8_t*>(chunk_data[c]), chunk_size[c],
+                                   chunks[c].symbols);
+    });
     if (!chunks.empty())
-      for_each_group(chunks.size(), groups, [&](std::size_t g, std::size_t first, std::size_t last) {
-        encode_chunks(session->predictor(g, groups), chunks, first, last);
+      for_each_group(chunks.size(), batching.groups, [&](std::size_t g, std::size_t first, std::size_t last) {
+        encode_chunks(session->predictor(g, batching.groups, batching.streams()), chunks, first, last);
       });
 
-    Frame frame;
-    frame.original_crc = crc32(buffer.data(), size);
-    for (std::size_t i = 0; i < spans.size(); ++i) {
-      ChunkEntry e;
-      e.original_size = static_cast<std::uint32_t>(spans[i].size);
-      const auto* original = reinterpret_cast<const std::uint8_t*>(buffer.data()) + spans[i].offset;
-      CodedChunk* coded = coded_index[i] == SIZE_MAX ? nullptr : &chunks[coded_index[i]];
-      if (coded != nullptr && coded->payload.size() < spans[i].size) {
-        e.mode = ChunkMode::Coded;
-        e.symbol_count = static_cast<std::uint32_t>(coded->symbols.size());
-        e.payload_size = static_cast<std::uint32_t>(coded->payload.size());
-        frame.payloads.push_back(std::move(coded->payload));
-        stats.symbols += e.symbol_count;
-        stats.ideal_bits += coded->ideal_bits;
-      } else {
-        e.mode = ChunkMode::Stored;
-        e.payload_size = e.original_size;
-        frame.payloads.emplace_back(original, original + spans[i].size);
-        stats.ideal_bits += 8.0 * spans[i].size;
-        ++stats.stored_chunks;
+    for (std::size_t fi = 0; fi < frames; ++fi) {
+      const PendingFrame& f = pending[fi];
+      Frame frame;
+      frame.original_crc = crc32(f.data.data(), f.size);
+      for (std::size_t i = 0; i < f.spans.size(); ++i) {
+        ChunkEntry e;
+        e.original_size = static_cast<std::uint32_t>(f.spans[i].size);
+        const auto* original = reinterpret_cast<const std::uint8_t*>(f.data.data()) + f.spans[i].offset;
+        CodedChunk* coded = f.coded_index[i] == SIZE_MAX ? nullptr : &chunks[f.coded_index[i]];
+        if (coded != nullptr && coded->payload.size() < f.spans[i].size) {
+          e.mode = ChunkMode::Coded;
+          e.symbol_count = static_cast<std::uint32_t>(coded->symbols.size());
+          e.payload_size = static_cast<std::uint32_t>(coded->payload.size());
+          frame.payloads.push_back(std::move(coded->payload));
+          stats.symbols += e.symbol_count;
+          stats.ideal_bits += coded->ideal_bits;
+        } else {
+          e.mode = ChunkMode::Stored;
+          e.payload_size = e.original_size;
+          frame.payloads.emplace_back(original, original + f.spans[i].size);
+          stats.ideal_bits += 8.0 * f.spans[i].size;
+          ++stats.stored_chunks;
+        }
+        frame.chunks.push_back(e);
       }
-      frame.chunks.push_back(e);
+      writer.write_frame(frame);
+      if (!out) throw Error(Error::Kind::Io, "write error");
+      stats.original_bytes += f.size;
+      stats.chunks += f.spans.size();
+      if (options.progress) options.progress(stats.original_bytes, writer.bytes_written());
     }
-    writer.write_frame(frame);
-    if (!out) throw Error(Error::Kind::Io, "write error");
-    stats.original_bytes += size;
-    stats.chunks += spans.size();
-    if (options.progress) options.progress(stats.original_bytes, writer.bytes_written());
-    if (size < frame_bytes) break;
   }
   writer.finish();
   out.flush();
@@ -224,8 +266,7 @@ Stats decompress(std::istream& in, std::ostream& out, const DecompressOptions& o
   Stats stats;
   std::map<Sha256Digest, std::unique_ptr<ModelSession>> sessions;
   const Backend backend = pick_backend(options.device);
-  // On a GPU one batch serves every chunk of a frame; on the CPU worker groups split them.
-  const std::size_t groups = backend == Backend::Cpu ? static_cast<std::size_t>(std::max(1, options.threads)) : 1;
+  const Batching batching = plan_batching(backend, options.threads);
   set_cpu_gemm_threads(1);  // measured: OpenBLAS threads on these small GEMMs spin more than they help
   try {
     ContainerReader reader(in);
@@ -235,14 +276,24 @@ Stats decompress(std::istream& in, std::ostream& out, const DecompressOptions& o
       any_stream = true;
       ModelSession* session = nullptr;  // loaded at the first coded chunk
       stats.model_id = to_hex(header.model_id);
-      Frame frame;
-      while (reader.next_frame(frame)) {
+      std::vector<Frame> frames(batching.frames);
+      bool stream_end = false;
+      while (!stream_end) {
+        // Read the batch's frames; their coded chunks are decoded together.
+        std::size_t count = 0;
         std::vector<DecodeTask> tasks;
-        for (std::size_t i = 0; i < frame.chunks.size(); ++i) {
-          const ChunkEntry& e = frame.chunks[i];
-          if (e.mode != ChunkMode::Coded) continue;
-          if (e.symbol_count > e.original_size) throw corrupt("chunk declares more symbols than bytes");
-          tasks.push_back({frame.payloads[i].data(), frame.payloads[i].size(), e.symbol_count, e.original_size, {}});
+        while (count < frames.size()) {
+          if (!reader.next_frame(frames[count])) {
+            stream_end = true;
+            break;
+          }
+          const Frame& frame = frames[count++];
+          for (std::size_t i = 0; i < frame.chunks.size(); ++i) {
+            const ChunkEntry& e = frame.chunks[i];
+            if (e.mode != ChunkMode::Coded) continue;
+            if (e.symbol_count > e.original_size) throw corrupt("chunk declares more symbols than bytes");
+            tasks.push_back({frame.payloads[i].data(), frame.payloads[i].size(), e.symbol_count, e.original_size, {}});
+          }
         }
         if (!tasks.empty() && session == nullptr) {
           auto& slot = sessions[header.model_id];
@@ -252,32 +303,36 @@ Stats decompress(std::istream& in, std::ostream& out, const DecompressOptions& o
           stats.model_name = session->model.name;
         }
         if (!tasks.empty())
-          for_each_group(tasks.size(), groups, [&](std::size_t g, std::size_t first, std::size_t last) {
-            decode_chunks(session->predictor(g, groups), *session->tokenizer, tasks, first, last);
-        });
+          for_each_group(tasks.size(), batching.groups, [&](std::size_t g, std::size_t first, std::size_t last) {
+            decode_chunks(session->predictor(g, batching.groups, batching.streams()), *session->tokenizer, tasks,
+                          first, last);
+          });
 
-        std::string bytes;
-        bytes.reserve(frame.original_size());
         std::size_t next_task = 0;
-        for (std::size_t i = 0; i < frame.chunks.size(); ++i) {
-          const ChunkEntry& e = frame.chunks[i];
-          if (e.mode == ChunkMode::Stored) {
-            bytes.append(reinterpret_cast<const char*>(frame.payloads[i].data()), frame.payloads[i].size());
-            ++stats.stored_chunks;
-          } else {
-            const DecodeTask& t = tasks[next_task++];
-            if (t.overflow || t.overrun || t.bytes.size() != e.original_size)
-              throw corrupt("chunk decodes to the wrong size (corrupt data, or a different model)");
-            bytes += t.bytes;
-            stats.symbols += e.symbol_count;
+        for (std::size_t fi = 0; fi < count; ++fi) {
+          const Frame& frame = frames[fi];
+          std::string bytes;
+          bytes.reserve(frame.original_size());
+          for (std::size_t i = 0; i < frame.chunks.size(); ++i) {
+            const ChunkEntry& e = frame.chunks[i];
+            if (e.mode == ChunkMode::Stored) {
+              bytes.append(reinterpret_cast<const char*>(frame.payloads[i].data()), frame.payloads[i].size());
+              ++stats.stored_chunks;
+            } else {
+              const DecodeTask& t = tasks[next_task++];
+              if (t.overflow || t.overrun || t.bytes.size() != e.original_size)
+                throw corrupt("chunk decodes to the wrong size (corrupt data, or a different model)");
+              bytes += t.bytes;
+              stats.symbols += e.symbol_count;
+            }
           }
+          if (crc32(bytes.data(), bytes.size()) != frame.original_crc)
+            throw corrupt("checksum mismatch: the data is corrupt");
+          write_out(out, bytes.data(), bytes.size());
+          stats.original_bytes += bytes.size();
+          stats.chunks += frame.chunks.size();
+          if (options.progress) options.progress(reader.offset(), stats.original_bytes);
         }
-        if (crc32(bytes.data(), bytes.size()) != frame.original_crc)
-          throw corrupt("checksum mismatch: the data is corrupt");
-        write_out(out, bytes.data(), bytes.size());
-        stats.original_bytes += bytes.size();
-        stats.chunks += frame.chunks.size();
-        if (options.progress) options.progress(reader.offset(), stats.original_bytes);
       }
     }
     if (!any_stream) throw corrupt("empty input: not an lmzip stream");

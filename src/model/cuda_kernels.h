@@ -5,6 +5,8 @@
 #pragma once
 #include <cstdint>
 
+#include "model/predictor.h"
+
 namespace lmzip::cuda_kernels {
 
 // Inner sizes above 1024 are split into blocks whose float32 GEMM results are
@@ -59,9 +61,17 @@ void attention(int n, Rows rows, const AttentionArgs& args, void* stream);
 void squared_relu(int n, const AccView& acc, const std::int32_t* multiplier, unsigned shift, int ffn, float* hidden,
                   void* stream);
 
-// The frequency tables (steps 3 and 4).
+// The frequency tables (steps 3 and 4) and each table's total.
 void frequencies(int n, const AccView& acc, const std::int32_t* multiplier, unsigned shift, int vocab,
-                 std::uint32_t* freqs, void* stream);
+                 std::uint32_t* freqs, std::uint64_t* totals, void* stream);
+
+// The coding interface (model/predictor.h) over the tables frequencies() left:
+// out[i] = the range of symbols[i] in table i.
+void ranges(int n, const std::uint32_t* freqs, const std::uint64_t* totals, int vocab, const std::uint32_t* symbols,
+            SymbolRange* out, void* stream);
+// out[i] = the range of table i that holds targets[i].
+void find(int n, const std::uint32_t* freqs, const std::uint64_t* totals, int vocab, const std::uint64_t* targets,
+          SymbolRange* out, void* stream);
 
 // Throws std::runtime_error naming `what` if a launch failed.
 void check(const char* what);

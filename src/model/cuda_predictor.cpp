@@ -147,7 +147,8 @@ class CudaPredictor final : public Predictor {
         stream_(c10::cuda::getStreamFromPool(false, device_.index())),
         position_(max_streams, 0),
         host_rows_(std::size_t{3} * max_streams * sizeof(std::int32_t)),
-        host_freqs_(std::size_t{max_streams} * model.config.vocab_size * sizeof(std::uint32_t)) {
+        host_freqs_(std::size_t{max_streams} * model.config.vocab_size * sizeof(std::uint32_t)),
+        host_io_(std::size_t{max_streams} * sizeof(SymbolRange)) {
     if (max_streams == 0) throw std::invalid_argument("cuda predictor: max_streams must be positive");
     exact_matmul_settings();
     c10::cuda::CUDAGuard device_guard(device_);
@@ -201,6 +202,11 @@ class CudaPredictor final : public Predictor {
     attn_ = at::zeros({max_streams, cfg_.heads * cfg_.head_dim}, f32);
     hidden_ = at::zeros({max_streams, cfg_.ffn}, f32);
     freqs_ = at::zeros({max_streams, cfg_.vocab_size}, i32);
+    totals_ = at::zeros({max_streams}, at::TensorOptions().dtype(at::kLong).device(device_));
+    step_symbols_ = at::zeros({max_streams}, i32);
+    step_targets_ = at::zeros({max_streams}, at::TensorOptions().dtype(at::kLong).device(device_));
+    ranges_ = at::zeros({static_cast<std::int64_t>(max_streams * sizeof(SymbolRange))},
+                        at::TensorOptions().dtype(at::kByte).device(device_));
     cuda_check(cudaStreamSynchronize(stream_.stream()), "weights to the device");
   }
 
@@ -208,8 +214,9 @@ class CudaPredictor final : public Predictor {
   std::uint32_t max_streams() const override { return max_streams_; }
   void reset(std::uint32_t slot) override { position_.at(slot) = 0; }
 
-  void step(const std::uint32_t* slots, const std::uint32_t* symbols, std::size_t count,
-            std::uint32_t* freqs) override {
+  // Queues the step on the device; the tables stay there.
+  void advance(const std::uint32_t* slots, const std::uint32_t* symbols, std::size_t count) override {
+    set_advanced_rows(0);
     if (count == 0) return;
     if (count > max_streams_) throw std::invalid_argument("cuda predictor: too many streams");
     for (std::size_t i = 0; i < count; ++i) {
@@ -222,7 +229,9 @@ class CudaPredictor final : public Predictor {
     c10::cuda::CUDAStreamGuard stream_guard(stream_);
     void* const stream = stream_.stream();
 
-    // Step inputs: slots, symbols, positions, one copy.
+    // Step inputs: slots, symbols, positions, one copy (from pinned memory,
+    // which the previous step's copy must have left).
+    if (queued_) sync("step");
     std::int32_t* host = host_rows_.as<std::int32_t>();
     for (std::size_t i = 0; i < count; ++i) {
       host[i] = static_cast<std::int32_t>(slots[i]);
@@ -276,17 +285,52 @@ class CudaPredictor final : public Predictor {
                         next_gain.data_ptr<std::int32_t>(), x, stream);
     }
     const ck::AccView logits = output_.run(x_, n, res_out_);
-    auto* dev_freqs = reinterpret_cast<std::uint32_t*>(freqs_.data_ptr<std::int32_t>());
     const std::uint32_t V = cfg_.vocab_size;
     ck::frequencies(ni, logits, out_mult_.data_ptr<std::int32_t>(), model_.output.shift, static_cast<int>(V),
-                    dev_freqs, stream);
-    const std::size_t bytes = count * V * sizeof(std::uint32_t);
-    cuda_check(cudaMemcpyAsync(host_freqs_.as<std::uint32_t>(), dev_freqs, bytes, cudaMemcpyDeviceToHost,
-                               stream_.stream()),
-               "frequencies to the host");
-    cuda_check(cudaStreamSynchronize(stream_.stream()), "step");
-    std::memcpy(freqs, host_freqs_.as<std::uint32_t>(), bytes);
+                    device_freqs(), device_totals(), stream);
     for (std::size_t i = 0; i < count; ++i) ++position_[slots[i]];
+    queued_ = true;
+    set_advanced_rows(count);
+  }
+
+  void step(const std::uint32_t* slots, const std::uint32_t* symbols, std::size_t count,
+            std::uint32_t* freqs) override {
+    advance(slots, symbols, count);
+    if (count == 0) return;
+    const std::size_t bytes = count * cfg_.vocab_size * sizeof(std::uint32_t);
+    download(host_freqs_.as<std::uint32_t>(), device_freqs(), bytes);
+    std::memcpy(freqs, host_freqs_.as<std::uint32_t>(), bytes);
+  }
+
+  void ranges_of(const std::uint32_t* symbols, SymbolRange* out) override {
+    const std::size_t n = advanced_rows();
+    if (n == 0) return;
+    for (std::size_t i = 0; i < n; ++i)
+      if (symbols[i] >= cfg_.vocab_size) throw std::out_of_range("cuda predictor: symbol out of range");
+    c10::cuda::CUDAGuard device_guard(device_);
+    auto* dev_symbols = reinterpret_cast<std::uint32_t*>(step_symbols_.data_ptr<std::int32_t>());
+    upload(dev_symbols, symbols, n * sizeof(std::uint32_t));
+    ck::ranges(static_cast<int>(n), device_freqs(), device_totals(), static_cast<int>(cfg_.vocab_size), dev_symbols,
+               device_ranges(), stream_.stream());
+    download(out, device_ranges(), n * sizeof(SymbolRange));
+  }
+
+  void totals(std::uint64_t* totals) override {
+    const std::size_t n = advanced_rows();
+    if (n == 0) return;
+    c10::cuda::CUDAGuard device_guard(device_);
+    download(totals, device_totals(), n * sizeof(std::uint64_t));
+  }
+
+  void find(const std::uint64_t* targets, SymbolRange* out) override {
+    const std::size_t n = advanced_rows();
+    if (n == 0) return;
+    c10::cuda::CUDAGuard device_guard(device_);
+    auto* dev_targets = reinterpret_cast<std::uint64_t*>(step_targets_.data_ptr<std::int64_t>());
+    upload(dev_targets, targets, n * sizeof(std::uint64_t));
+    ck::find(static_cast<int>(n), device_freqs(), device_totals(), static_cast<int>(cfg_.vocab_size), dev_targets,
+             device_ranges(), stream_.stream());
+    download(out, device_ranges(), n * sizeof(SymbolRange));
   }
 
   std::string device_name() const {
@@ -296,19 +340,45 @@ class CudaPredictor final : public Predictor {
   }
 
  private:
+  std::uint32_t* device_freqs() { return reinterpret_cast<std::uint32_t*>(freqs_.data_ptr<std::int32_t>()); }
+  std::uint64_t* device_totals() { return reinterpret_cast<std::uint64_t*>(totals_.data_ptr<std::int64_t>()); }
+  SymbolRange* device_ranges() { return reinterpret_cast<SymbolRange*>(ranges_.data_ptr<std::uint8_t>()); }
+
+  void sync(const char* what) {
+    cuda_check(cudaStreamSynchronize(stream_.stream()), what);
+    queued_ = false;
+  }
+  // Small transfers of the coding interface, through pinned memory (every
+  // upload is followed by a download, which synchronizes, before the next).
+  void upload(void* device, const void* host, std::size_t bytes) {
+    std::memcpy(host_io_.as<std::uint8_t>(), host, bytes);
+    cuda_check(cudaMemcpyAsync(device, host_io_.as<std::uint8_t>(), bytes, cudaMemcpyHostToDevice, stream_.stream()),
+               "coding inputs to the device");
+    queued_ = true;
+  }
+  void download(void* host, const void* device, std::size_t bytes) {
+    void* staging = host == host_freqs_.as<void>() ? host : host_io_.as<void>();
+    cuda_check(cudaMemcpyAsync(staging, device, bytes, cudaMemcpyDeviceToHost, stream_.stream()),
+               "results to the host");
+    sync("step");
+    if (staging != host) std::memcpy(host, staging, bytes);
+  }
+
   const ModelFile& model_;
   const ModelConfig cfg_;
   const std::uint32_t max_streams_;
   const at::Device device_;
   c10::cuda::CUDAStream stream_;
   std::vector<std::uint32_t> position_;
-  PinnedBuffer host_rows_, host_freqs_;
+  PinnedBuffer host_rows_, host_freqs_, host_io_;
+  bool queued_ = false;  // work queued on stream_ since the last synchronize
   at::Tensor emb_weight_, emb_mult_;
   std::vector<GpuLayer> layers_;
   at::Tensor final_norm_, out_mult_;
   GpuLinear output_;
   std::vector<at::Tensor> res_qkv_, res_wo_, res_w1_, res_w2_, res_out_;
   at::Tensor rows_, residual_, x_, attn_, hidden_, freqs_;
+  at::Tensor totals_, step_symbols_, step_targets_, ranges_;  // the coding interface's buffers
 };
 
 }  // namespace

@@ -281,7 +281,7 @@ __global__ void squared_relu_kernel(long long total, AccView acc, const std::int
 constexpr int kFreqThreads = 512;
 
 __global__ void frequencies_kernel(AccView acc, const std::int32_t* multiplier, unsigned shift, int V,
-                                   std::uint32_t* freqs) {
+                                   std::uint32_t* freqs, std::uint64_t* totals) {
   __shared__ long long scratch[32];
   const int i = blockIdx.x;
   const long long row = static_cast<long long>(i) * acc.ld;
@@ -292,11 +292,85 @@ __global__ void frequencies_kernel(AccView acc, const std::int32_t* multiplier, 
   }
   zmax = block_reduce(zmax, Max{}, LLONG_MIN, scratch);
   std::uint32_t* f = freqs + static_cast<long long>(i) * V;
+  long long sum = 0;
   for (int o = threadIdx.x; o < V; o += blockDim.x) {
     const long long z = round_shift(static_cast<long long>(acc_at(acc, row + o)) * multiplier[o], shift);
     long long idx = zmax - z;
     idx = idx < 383 ? idx : 383;
     f[o] = 1 + c_out_exp[idx];
+    sum += f[o];
+  }
+  sum = block_reduce(sum, Sum{}, 0, scratch);
+  if (threadIdx.x == 0) totals[i] = static_cast<std::uint64_t>(sum);
+}
+
+// out[i]: the range of symbols[i] in table i.
+__global__ void ranges_kernel(const std::uint32_t* freqs, const std::uint64_t* totals, int V,
+                              const std::uint32_t* symbols, SymbolRange* out) {
+  __shared__ long long scratch[32];
+  const int i = blockIdx.x;
+  const std::uint32_t* f = freqs + static_cast<long long>(i) * V;
+  const int s = static_cast<int>(symbols[i]);
+  long long below = 0;
+  for (int o = threadIdx.x; o < s; o += blockDim.x) below += f[o];
+  below = block_reduce(below, Sum{}, 0, scratch);
+  if (threadIdx.x == 0) {
+    SymbolRange r;
+    r.below = static_cast<std::uint64_t>(below);
+    r.total = totals[i];
+    r.freq = f[s];
+    r.symbol = static_cast<std::uint32_t>(s);
+    out[i] = r;
+  }
+}
+
+// out[i]: the symbol of table i whose range holds targets[i]. Each thread
+// sums a contiguous segment of the table; a block-wide exclusive scan of
+// those sums tells which thread's segment holds the target, and that thread
+// walks it.
+__global__ void find_kernel(const std::uint32_t* freqs, const std::uint64_t* totals, int V,
+                            const std::uint64_t* targets, SymbolRange* out) {
+  __shared__ long long warp_start[32];
+  const int i = blockIdx.x;
+  const std::uint32_t* f = freqs + static_cast<long long>(i) * V;
+  const long long total = static_cast<long long>(totals[i]);
+  long long target = static_cast<long long>(targets[i]);
+  if (target >= total) target = total - 1;  // the decoder never asks this; stay in the table
+  const int seg = (V + blockDim.x - 1) / blockDim.x;
+  const int lo = min(V, static_cast<int>(threadIdx.x) * seg), hi = min(V, lo + seg);
+  long long sum = 0;
+  for (int o = lo; o < hi; ++o) sum += f[o];
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+  long long inclusive = sum;
+  for (int o = 1; o < 32; o <<= 1) {
+    const long long t = __shfl_up_sync(0xffffffffu, inclusive, o);
+    if (lane >= o) inclusive += t;
+  }
+  if (lane == 31) warp_start[warp] = inclusive;
+  __syncthreads();
+  if (warp == 0) {
+    const long long w = lane < warps ? warp_start[lane] : 0;
+    long long wi = w;
+    for (int o = 1; o < 32; o <<= 1) {
+      const long long t = __shfl_up_sync(0xffffffffu, wi, o);
+      if (lane >= o) wi += t;
+    }
+    if (lane < warps) warp_start[lane] = wi - w;
+  }
+  __syncthreads();
+  long long below = warp_start[warp] + inclusive - sum;
+  if (lo >= hi || target < below || target >= below + sum) return;
+  for (int o = lo; o < hi; ++o) {
+    if (target < below + f[o]) {
+      SymbolRange r;
+      r.below = static_cast<std::uint64_t>(below);
+      r.total = static_cast<std::uint64_t>(total);
+      r.freq = f[o];
+      r.symbol = static_cast<std::uint32_t>(o);
+      out[i] = r;
+      return;
+    }
+    below += f[o];
   }
 }
 
@@ -354,9 +428,21 @@ void squared_relu(int n, const AccView& acc, const std::int32_t* multiplier, uns
 }
 
 void frequencies(int n, const AccView& acc, const std::int32_t* multiplier, unsigned shift, int vocab,
-                 std::uint32_t* freqs, void* stream) {
-  frequencies_kernel<<<n, kFreqThreads, 0, as_stream(stream)>>>(acc, multiplier, shift, vocab, freqs);
+                 std::uint32_t* freqs, std::uint64_t* totals, void* stream) {
+  frequencies_kernel<<<n, kFreqThreads, 0, as_stream(stream)>>>(acc, multiplier, shift, vocab, freqs, totals);
   check("frequencies");
+}
+
+void ranges(int n, const std::uint32_t* freqs, const std::uint64_t* totals, int vocab, const std::uint32_t* symbols,
+            SymbolRange* out, void* stream) {
+  ranges_kernel<<<n, kFreqThreads, 0, as_stream(stream)>>>(freqs, totals, vocab, symbols, out);
+  check("ranges");
+}
+
+void find(int n, const std::uint32_t* freqs, const std::uint64_t* totals, int vocab, const std::uint64_t* targets,
+          SymbolRange* out, void* stream) {
+  find_kernel<<<n, kFreqThreads, 0, as_stream(stream)>>>(freqs, totals, vocab, targets, out);
+  check("find");
 }
 
 }  // namespace lmzip::cuda_kernels

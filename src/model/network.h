@@ -34,9 +34,9 @@ Sha256Digest selftest_digest(Predictor& predictor, const ModelFile& model);
 // The model must outlive the predictor.
 std::unique_ptr<Predictor> make_cpu_predictor(const ModelFile& model, std::uint32_t max_streams);
 
-// Threads each GEMM may use (OpenBLAS, when it is the BLAS in use). With
-// several worker groups, one thread per GEMM keeps the groups from fighting
-// over the cores. Returns false if the BLAS offers no such setting.
+// Threads each GEMM may use (ATen's and MKL's pools, and OpenBLAS when it is
+// the BLAS in use). With several worker groups, one thread per GEMM keeps the
+// groups from fighting over the cores. Returns false if OpenBLAS is not found.
 bool set_cpu_gemm_threads(int threads);
 
 }  // namespace lmzip

@@ -5,8 +5,17 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 namespace lmzip {
+
+// What a range coder needs of one table and one symbol in it.
+struct SymbolRange {
+  std::uint64_t below = 0;  // sum of the frequencies of the symbols before `symbol`
+  std::uint64_t total = 0;  // sum of the table
+  std::uint32_t freq = 0;   // frequency of `symbol`
+  std::uint32_t symbol = 0;
+};
 
 class Predictor {
  public:
@@ -23,6 +32,27 @@ class Predictor {
   // Every frequency is >= 1 and each table's total is <= 2^32.
   virtual void step(const std::uint32_t* slots, const std::uint32_t* symbols, std::size_t count,
                     std::uint32_t* freqs) = 0;
+
+  // The coding interface: the same step, with the tables kept inside the
+  // predictor (a GPU keeps them in device memory) and only what the range
+  // coder needs handed out. advance() is step() without the tables; row i
+  // below is the i-th stream of the last advance(). The defaults go through
+  // step() and a host copy of the tables.
+  virtual void advance(const std::uint32_t* slots, const std::uint32_t* symbols, std::size_t count);
+  // Encoding: out[i] = the range of symbols[i] in table i.
+  virtual void ranges_of(const std::uint32_t* symbols, SymbolRange* out);
+  // Decoding: totals[i] = total of table i; then out[i] = the range of the
+  // symbol s with below(s) <= targets[i] < below(s) + freq(s) (targets below the totals).
+  virtual void totals(std::uint64_t* totals);
+  virtual void find(const std::uint64_t* targets, SymbolRange* out);
+
+ protected:
+  std::size_t advanced_rows() const { return rows_; }
+  void set_advanced_rows(std::size_t rows) { rows_ = rows; }
+
+ private:
+  std::vector<std::uint32_t> tables_;  // the default implementation's tables
+  std::size_t rows_ = 0;
 };
 
 }  // namespace lmzip

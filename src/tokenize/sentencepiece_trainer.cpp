@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -54,11 +55,17 @@ std::string read_file(const fs::path& p) {
   return std::string((std::istreambuf_iterator<char>(f)), {});
 }
 
-// A vocab line is "piece<TAB>score"; the piece itself may hold a tab.
-std::string piece_bytes(const std::string& piece) {
-  if (piece == "<unk>" || piece == "<s>" || piece == "</s>") return "";
-  if (piece.size() == 6 && piece.compare(0, 3, "<0x") == 0 && piece[5] == '>')
+// SentencePiece's piece types (sentencepiece_model.proto).
+enum PieceType { kNormal = 1, kUnknown = 2, kControl = 3, kUserDefined = 4, kUnused = 5, kByte = 6 };
+
+// The bytes a piece stands for: control pieces none, <0xNN> one byte, U+2581 a space.
+std::string piece_bytes(const std::string& piece, std::uint64_t type) {
+  if (type == kUnknown || type == kControl) return "";
+  if (type == kByte) {
+    if (piece.size() != 6 || piece.compare(0, 3, "<0x") != 0 || piece[5] != '>')
+      throw std::runtime_error("bad byte piece " + piece);
     return std::string(1, static_cast<char>(std::stoi(piece.substr(3, 2), nullptr, 16)));
+  }
   std::string out;
   const std::string space_mark = "\xE2\x96\x81";  // U+2581, SentencePiece's visible space
   for (std::size_t i = 0; i < piece.size();) {
@@ -72,6 +79,58 @@ std::string piece_bytes(const std::string& piece) {
   return out;
 }
 
+// The protobuf wire format, as much as a ModelProto needs; throws on anything malformed.
+class ProtoReader {
+ public:
+  ProtoReader(const char* data, std::size_t size) : p_(data), end_(data + size) {}
+  bool done() const { return p_ == end_; }
+  std::uint64_t varint() {
+    std::uint64_t v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (p_ == end_) throw std::runtime_error("truncated");
+      const auto byte = static_cast<std::uint8_t>(*p_++);
+      v |= std::uint64_t{byte & 0x7fu} << shift;
+      if (!(byte & 0x80)) return v;
+    }
+    throw std::runtime_error("bad varint");
+  }
+  // The next field's tag: (number << 3) | wire type.
+  std::uint64_t tag() { return varint(); }
+  // A length-delimited field's bytes.
+  std::string bytes() {
+    const std::uint64_t n = varint();
+    if (n > static_cast<std::uint64_t>(end_ - p_)) throw std::runtime_error("truncated");
+    std::string out(p_, n);
+    p_ += n;
+    return out;
+  }
+  float fixed32_float() {
+    if (end_ - p_ < 4) throw std::runtime_error("truncated");
+    std::uint32_t bits = 0;
+    for (int i = 0; i < 4; ++i) bits |= std::uint32_t{static_cast<std::uint8_t>(p_[i])} << (8 * i);
+    p_ += 4;
+    float f;
+    std::memcpy(&f, &bits, 4);
+    return f;
+  }
+  void skip(std::uint64_t tag) {
+    switch (tag & 7) {
+      case 0: varint(); break;
+      case 1: advance(8); break;
+      case 2: bytes(); break;
+      case 5: advance(4); break;
+      default: throw std::runtime_error("bad wire type");
+    }
+  }
+
+ private:
+  void advance(std::size_t n) {
+    if (static_cast<std::size_t>(end_ - p_) < n) throw std::runtime_error("truncated");
+    p_ += n;
+  }
+  const char* p_;
+  const char* end_;
+};
 
 // Writes the training sample: lines of the files, each kept with probability
 // max_sentences / total (our own generator, so the seed decides the sample:
@@ -107,6 +166,61 @@ void write_sample(const std::vector<std::string>& files, std::uint64_t max_sente
 
 }  // namespace
 
+SentencePieceVocab read_sentencepiece_model(std::string model_proto) {
+  SentencePieceVocab v;
+  std::vector<bool> is_byte;
+  std::uint64_t model_type = 1, byte_fallback = 0;  // proto defaults: unigram, no byte fallback
+  try {
+    ProtoReader model(model_proto.data(), model_proto.size());
+    while (!model.done()) {
+      const std::uint64_t tag = model.tag();
+      if (tag == (1 << 3 | 2)) {  // ModelProto.pieces
+        const std::string bytes = model.bytes();
+        ProtoReader piece(bytes.data(), bytes.size());
+        std::string text;
+        float score = 0;
+        std::uint64_t type = kNormal;
+        while (!piece.done()) {
+          const std::uint64_t field = piece.tag();
+          if (field == (1 << 3 | 2)) text = piece.bytes();
+          else if (field == (2 << 3 | 5)) score = piece.fixed32_float();
+          else if (field == (3 << 3 | 0)) type = piece.varint();
+          else piece.skip(field);
+        }
+        v.pieces.push_back(piece_bytes(text, type));
+        v.scores.push_back(static_cast<std::int32_t>(std::lround(double(score) * 1024)));
+        is_byte.push_back(type == kByte);
+      } else if (tag == (2 << 3 | 2)) {  // ModelProto.trainer_spec
+        const std::string bytes = model.bytes();
+        ProtoReader spec(bytes.data(), bytes.size());
+        while (!spec.done()) {
+          const std::uint64_t field = spec.tag();
+          if (field == (3 << 3 | 0)) model_type = spec.varint();
+          else if (field == (35 << 3 | 0)) byte_fallback = spec.varint();
+          else spec.skip(field);
+        }
+      } else {
+        model.skip(tag);
+      }
+    }
+  } catch (const std::exception& e) {
+    throw std::runtime_error(std::string("not a SentencePiece model (") + e.what() + ")");
+  }
+  if (v.pieces.empty()) throw std::runtime_error("not a SentencePiece model (no pieces)");
+  if (model_type != 1) throw std::runtime_error("not a unigram SentencePiece model (train with --model_type=unigram)");
+  if (!byte_fallback || std::count(is_byte.begin(), is_byte.end(), true) != 256)
+    throw std::runtime_error("a SentencePiece model without byte fallback (train with --byte_fallback=true)");
+  // SentencePiece gives byte pieces score 0 and uses them only for unknown
+  // characters; for the Viterbi encoder they must cost more than any piece.
+  std::int32_t lowest = 0;
+  for (std::size_t i = 0; i < v.pieces.size(); ++i)
+    if (!is_byte[i] && !v.pieces[i].empty()) lowest = std::min(lowest, v.scores[i]);
+  for (std::size_t i = 0; i < v.pieces.size(); ++i)
+    if (is_byte[i]) v.scores[i] = lowest - 10 * 1024;
+  v.model_proto = std::move(model_proto);
+  return v;
+}
+
 SentencePieceVocab train_sentencepiece(const std::vector<std::string>& files, std::uint32_t vocab_size,
                                        std::uint64_t max_sentences, std::uint64_t seed) {
   if (files.empty()) throw std::runtime_error("sentencepiece: no input files");
@@ -132,29 +246,7 @@ SentencePieceVocab train_sentencepiece(const std::vector<std::string>& files, st
                "--allow_whitespace_only_pieces=true", "--max_sentencepiece_length=16",
                "--character_coverage=0.9995", "--max_sentence_length=16384", "--num_threads=2", "--minloglevel=1"},
               dir.string(), log);
-  const std::string prefix = (dir / "sp").string();
-  run_program({"spm_export_vocab", "--model=sp.model", "--output=sp.tsv"}, dir.string(), log);
-
-  SentencePieceVocab v;
-  v.model_proto = read_file(prefix + ".model");
-  std::ifstream tsv(prefix + ".tsv", std::ios::binary);
-  std::string line;
-  std::vector<bool> is_byte;
-  while (std::getline(tsv, line)) {
-    const std::size_t tab = line.rfind('\t');
-    if (tab == std::string::npos) throw std::runtime_error("sentencepiece: bad vocab line: " + line);
-    const std::string piece = line.substr(0, tab);
-    v.pieces.push_back(piece_bytes(piece));
-    v.scores.push_back(static_cast<std::int32_t>(std::lround(std::stod(line.substr(tab + 1)) * 1024)));
-    is_byte.push_back(piece.size() == 6 && piece.compare(0, 3, "<0x") == 0);
-  }
-  // SentencePiece gives byte pieces score 0 and uses them only for unknown
-  // characters; for the Viterbi encoder they must cost more than any piece.
-  std::int32_t lowest = 0;
-  for (std::size_t i = 0; i < v.pieces.size(); ++i)
-    if (!is_byte[i] && !v.pieces[i].empty()) lowest = std::min(lowest, v.scores[i]);
-  for (std::size_t i = 0; i < v.pieces.size(); ++i)
-    if (is_byte[i]) v.scores[i] = lowest - 10 * 1024;
+  SentencePieceVocab v = read_sentencepiece_model(read_file(dir / "sp.model"));
   if (v.pieces.size() != vocab_size)
     throw std::runtime_error("sentencepiece: got " + std::to_string(v.pieces.size()) + " pieces, asked for " +
                              std::to_string(vocab_size));

@@ -21,4 +21,10 @@ struct SentencePieceVocab {
 SentencePieceVocab train_sentencepiece(const std::vector<std::string>& files, std::uint32_t vocab_size,
                                        std::uint64_t max_sentences, std::uint64_t seed);
 
+// The pieces and scores of a SentencePiece model file (its serialized
+// ModelProto), as train_sentencepiece gives them: read without
+// libsentencepiece, so a model trained elsewhere needs no SentencePiece here.
+// Throws std::runtime_error unless it is a unigram model with byte fallback.
+SentencePieceVocab read_sentencepiece_model(std::string model_proto);
+
 }  // namespace lmzip

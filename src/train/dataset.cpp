@@ -1,6 +1,8 @@
 #include "train/dataset.h"
 
 #include <algorithm>
+#include <atomic>
+#include <exception>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -8,7 +10,9 @@
 #include <iostream>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
+#include "hash/sha256.h"
 #include "tokenize/sentencepiece_trainer.h"
 #include "train/trainer.h"
 
@@ -112,11 +116,16 @@ static std::size_t holdout_split(std::size_t size, double holdout) {
 // all held-out ids (u16 little-endian). The manifest is written last, so a
 // cache with a matching manifest is complete.
 
-static std::string manifest_text(const TrainOptions& options, const std::vector<std::string>& files) {
+// given_model: the SentencePiece model file given, if any (its content is
+// the key, not its path).
+static std::string manifest_text(const TrainOptions& options, const std::vector<std::string>& files,
+                                 const std::string& given_model) {
   std::ostringstream m;
   m << "lmzip-train-data 1\n";
   m << "tokenizer " << options.tokenizer << "\n";
-  if (options.tokenizer == "sentencepiece") {
+  if (!given_model.empty()) {
+    m << "sentencepiece-model " << to_hex(sha256(given_model.data(), given_model.size())) << "\n";
+  } else if (options.tokenizer == "sentencepiece") {
     m << "vocab " << options.vocab_size << "\n";
     m << "seed " << options.seed << "\n";
   }
@@ -227,17 +236,57 @@ std::uint64_t Corpus::bytes_of(const std::uint16_t* ids, std::size_t count) cons
   return n;
 }
 
+// Runs task(i) for i in [0, n) on up to `threads` threads; rethrows the
+// exception of the lowest failing i, so errors do not depend on timing.
+template <typename Task>
+static void for_each_index(std::size_t n, int threads, const Task& task) {
+  std::vector<std::exception_ptr> errors(n);
+  std::atomic<std::size_t> next{0};
+  auto work = [&] {
+    for (std::size_t i; (i = next++) < n;) {
+      try {
+        task(i);
+      } catch (...) {
+        errors[i] = std::current_exception();
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  const std::size_t count = std::min<std::size_t>(n, static_cast<std::size_t>(std::max(1, threads)));
+  for (std::size_t t = 1; t < count; ++t) pool.emplace_back(work);
+  work();
+  for (auto& t : pool) t.join();
+  for (auto& e : errors)
+    if (e) std::rethrow_exception(e);
+}
+
 Corpus prepare_corpus(const TrainOptions& options, const std::string& cache_dir) {
   if (options.tokenizer != "bytes" && options.tokenizer != "sentencepiece")
     throw std::runtime_error("unknown tokenizer '" + options.tokenizer + "' (bytes or sentencepiece)");
   if (!(options.holdout > 0 && options.holdout < 0.5))
     throw std::runtime_error("holdout must be a fraction in (0, 0.5)");
 
+  // A given SentencePiece model, checked before anything else is done.
+  SentencePieceVocab given;
+  if (!options.sentencepiece_model.empty()) {
+    const std::string& path = options.sentencepiece_model;
+    if (options.tokenizer != "sentencepiece")
+      throw std::runtime_error("a SentencePiece model file (" + path + ") needs the sentencepiece tokenizer");
+    try {
+      given = read_sentencepiece_model(read_file(path));
+    } catch (const std::exception& e) {
+      throw std::runtime_error(path + ": " + e.what());
+    }
+    if (options.vocab_size && options.vocab_size != given.pieces.size())
+      throw std::runtime_error(path + " has " + std::to_string(given.pieces.size()) + " pieces, not the " +
+                               std::to_string(options.vocab_size) + " asked for (leave out the vocabulary size)");
+  }
+
   Corpus c;
   c.tokenizer_kind = options.tokenizer;
   c.files = list_inputs(options.inputs);
   for (const auto& f : c.files) c.total_bytes += fs::file_size(f);
-  const std::string manifest = manifest_text(options, c.files);
+  const std::string manifest = manifest_text(options, c.files, given.model_proto);
 
   const std::string manifest_path = cache_dir.empty() ? "" : cache_dir + "/data-manifest.txt";
   const std::string tokens_path = cache_dir.empty() ? "" : cache_dir + "/data-tokens.bin";
@@ -266,37 +315,51 @@ Corpus prepare_corpus(const TrainOptions& options, const std::string& cache_dir)
   if (c.tokenizer_kind == "bytes") {
     c.tokenizer = Tokenizer::bytes();
   } else {
-    const std::uint32_t vocab = options.vocab_size ? options.vocab_size : 4096;
-    std::cerr << "train: training a SentencePiece model of " << vocab << " pieces on " << c.files.size()
-              << " files\n";
-    // Trained on whole files (held-out tails included): the tokenizer sees the
-    // held-out text's lines, the network never does.
-    SentencePieceVocab trained = train_sentencepiece(c.files, vocab, 500000, options.seed);
-    vocab_bytes = encode_vocab(trained.pieces, trained.scores);
-    c.sentencepiece_model = std::move(trained.model_proto);
-    c.piece_scores = trained.scores;
-    c.tokenizer = Tokenizer::from_pieces(std::move(trained.pieces), std::move(trained.scores));
+    if (given.pieces.empty()) {
+      const std::uint32_t vocab = options.vocab_size ? options.vocab_size : 4096;
+      std::cerr << "train: training a SentencePiece model of " << vocab << " pieces on " << c.files.size()
+                << " files\n";
+      // Trained on whole files (held-out tails included): the tokenizer sees the
+      // held-out text's lines, the network never does.
+      given = train_sentencepiece(c.files, vocab, 500000, options.seed);
+    } else {
+      std::cerr << "train: SentencePiece model of " << given.pieces.size() << " pieces from "
+                << options.sentencepiece_model << "\n";
+    }
+    vocab_bytes = encode_vocab(given.pieces, given.scores);
+    c.sentencepiece_model = std::move(given.model_proto);
+    c.piece_scores = given.scores;
+    c.tokenizer = Tokenizer::from_pieces(std::move(given.pieces), std::move(given.scores));
   }
   if (c.piece_scores.empty()) c.piece_scores.assign(c.tokenizer->vocab_size(), 0);
   if (c.tokenizer->vocab_size() > 65536) throw std::runtime_error("vocabulary larger than 65536");
 
-  std::cerr << "train: tokenizing " << c.files.size() << " files (" << c.total_bytes << " bytes)\n";
-  c.train_starts.assign(1, 0);
-  c.held_starts.assign(1, 0);
-  std::vector<std::uint32_t> ids;
-  auto append = [&](std::vector<std::uint16_t>& to, const std::uint8_t* data, std::size_t size) {
-    ids.clear();
-    c.tokenizer->encode(data, size, ids);
-    for (auto id : ids) to.push_back(static_cast<std::uint16_t>(id));
+  std::cerr << "train: tokenizing " << c.files.size() << " files (" << c.total_bytes << " bytes) on "
+            << std::max(1, options.threads) << " threads\n";
+  // Files in parallel (Tokenizer::encode is const and keeps no state), joined
+  // in file order: the result does not depend on the thread count.
+  struct FileIds {
+    std::vector<std::uint16_t> train, held;
   };
-  for (const auto& f : c.files) {
-    const std::string data = read_file(f);
+  std::vector<FileIds> parts(c.files.size());
+  for_each_index(c.files.size(), options.threads, [&](std::size_t f) {
+    const std::string data = read_file(c.files[f]);
     const auto* bytes = reinterpret_cast<const std::uint8_t*>(data.data());
     const std::size_t split = holdout_split(data.size(), options.holdout);
-    append(c.train, bytes, split);
-    append(c.held, bytes + split, data.size() - split);
+    std::vector<std::uint32_t> ids;
+    c.tokenizer->encode(bytes, split, ids);
+    parts[f].train.assign(ids.begin(), ids.end());
+    c.tokenizer->encode(bytes + split, data.size() - split, ids);
+    parts[f].held.assign(ids.begin(), ids.end());
+  });
+  c.train_starts.assign(1, 0);
+  c.held_starts.assign(1, 0);
+  for (auto& part : parts) {
+    c.train.insert(c.train.end(), part.train.begin(), part.train.end());
+    c.held.insert(c.held.end(), part.held.begin(), part.held.end());
     c.train_starts.push_back(c.train.size());
     c.held_starts.push_back(c.held.size());
+    part = FileIds();
   }
   if (c.train.empty()) throw std::runtime_error("the training inputs are empty");
 

@@ -42,8 +42,9 @@ static QuantLinear export_linear(const torch::Tensor& w, double factor, const st
                                  const torch::Tensor& column_sign = {}) {
   auto w_int = int_weights(w);
   if (column_sign.defined()) w_int = w_int * column_sign.view({1, -1});
-  w_int = w_int.to(torch::kInt8).contiguous();
-  const auto scales = row_scales(w).to(torch::kFloat64).contiguous();
+  // Read on the CPU, wherever the network trained.
+  w_int = w_int.to(torch::kInt8).cpu().contiguous();
+  const auto scales = row_scales(w).to(torch::kFloat64).cpu().contiguous();
 
   QuantLinear q;
   q.out = static_cast<std::uint32_t>(w.size(0));
@@ -65,7 +66,7 @@ static QuantLinear export_linear(const torch::Tensor& w, double factor, const st
 // Integer: x[c] = round_div(r[c] * g[c], rms * 256), so g = |gain| / s_x * 256
 // (8 fractional bits). A negative gain becomes a sign on the next linears' columns.
 static std::vector<std::int32_t> export_gains(const torch::Tensor& gain, double s_x) {
-  const auto g = gain.detach().to(torch::kFloat64).contiguous();
+  const auto g = gain.detach().to(torch::kFloat64).cpu().contiguous();
   std::vector<std::int32_t> out(g.numel());
   for (std::size_t c = 0; c < out.size(); ++c) {
     const double v = std::round(std::abs(g.data_ptr<double>()[c]) / s_x * 256.0);

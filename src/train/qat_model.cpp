@@ -120,8 +120,9 @@ torch::Tensor QatModelImpl::norm(const torch::Tensor& r, const torch::Tensor& ga
   return r * torch::rsqrt((r * r).mean(-1, true) + 1e-12) * gain;
 }
 
-// The attention weights of the integer network, one fused pass per row
-// (a chain of tensor ops here cost more than all the GEMMs):
+// The attention weights of the integer network. On the CPU one fused pass per
+// row (a chain of tensor ops there cost more than all the GEMMs); on a GPU,
+// tensor ops:
 //   z_j = score_j - slope_h (i - j) for the window i - window < j <= i,
 //   p_j = ATT_EXP[min(round(16 (max z - z_j)), 159)] / 4096, a_j = p_j / sum p.
 // The integer network rounds the distance to the maximum to 1/16 nat and the
@@ -131,13 +132,30 @@ class AttentionWeights : public torch::autograd::Function<AttentionWeights> {
  public:
   // scores [B][H][T][T] in nats, slopes [H] in nats per position.
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& scores,
-                               const torch::Tensor& slopes, std::int64_t window) {
+                               const torch::Tensor& slopes, const torch::Tensor& att_exp, std::int64_t window,
+                               bool tensor_ops) {
+    const auto a = tensor_ops || !scores.is_cpu() ? by_tensor_ops(scores, slopes, att_exp, window)
+                                                  : by_rows(scores, slopes, window);
+    ctx->save_for_backward({a});
+    return a;
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad) {
+    const auto a = ctx->get_saved_variables()[0];
+    const auto g = grad[0] * a;
+    return {g - a * g.sum(-1, true), torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
+  }
+
+ private:
+  static torch::Tensor by_rows(const torch::Tensor& scores, const torch::Tensor& slopes, std::int64_t window) {
     const auto s = scores.contiguous();
     const std::int64_t B = s.size(0), H = s.size(1), T = s.size(2);
     auto a = torch::zeros_like(s);
     const float* score = s.data_ptr<float>();
     float* out = a.data_ptr<float>();
-    const float* slope = slopes.data_ptr<float>();
+    const auto slope_values = slopes.contiguous();
+    const float* slope = slope_values.data_ptr<float>();
     for (std::int64_t row = 0; row < B * H * T; ++row) {
       const std::int64_t i = row % T, h = (row / T) % H;
       const float* z = score + row * T;
@@ -153,17 +171,35 @@ class AttentionWeights : public torch::autograd::Function<AttentionWeights> {
       }
       for (std::int64_t j = first; j <= i; ++j) p[j] /= sum;
     }
-    ctx->save_for_backward({a});
     return a;
   }
 
-  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
-                                                 torch::autograd::variable_list grad) {
-    const auto a = ctx->get_saved_variables()[0];
-    const auto g = grad[0] * a;
-    return {g - a * g.sum(-1, true), torch::Tensor(), torch::Tensor()};
+  // The same arithmetic, element-wise over [B][H][T][T]. The table's entries
+  // are integers up to 4096, so sums over windows up to 4096 are exact in
+  // float32 in any order: the result equals by_rows'.
+  static torch::Tensor by_tensor_ops(const torch::Tensor& scores, const torch::Tensor& slopes,
+                                     const torch::Tensor& att_exp, std::int64_t window) {
+    const std::int64_t H = scores.size(1), T = scores.size(2);
+    const auto position = torch::arange(T, scores.options());
+    const auto distance = position.view({T, 1}) - position.view({1, T});  // i - j
+    const auto outside = (distance < 0) | (distance >= double(window));
+    const auto z = (scores - slopes.view({1, H, 1, 1}) * distance).masked_fill(outside, -INFINITY);
+    const auto x = (z.amax(-1, true) - z) * 16 + 0.5;  // +inf outside the window
+    const auto p = att_exp.take(x.clamp_max(159).to(torch::kInt64)).masked_fill(outside, 0);
+    return p / p.sum(-1, true);
   }
 };
+
+torch::Tensor attention_weights(const torch::Tensor& scores, const torch::Tensor& slopes,
+                                const torch::Tensor& att_exp, std::int64_t window, bool tensor_ops) {
+  return AttentionWeights::apply(scores, slopes, att_exp, window, tensor_ops);
+}
+
+torch::Tensor attention_exp_table() {
+  auto table = torch::empty({160});
+  for (int i = 0; i < 160; ++i) table[i] = float(kAttExp[i]);
+  return table;
+}
 
 torch::Tensor QatModelImpl::attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                                       const QatLayer& layer) {
@@ -181,12 +217,14 @@ torch::Tensor QatModelImpl::attention(const torch::Tensor& q, const torch::Tenso
   // Here the scores are in nats; their rounding to 1/256 nat is left out
   // (well below the 1/16 nat of the weights' table).
   const auto scores = torch::matmul(qh, kt).view({B, H, T, T});
-  if (!slopes_.defined()) {
-    slopes_ = torch::empty({H});
+  if (!slopes_.defined() || slopes_.device() != q.device()) {
+    auto slopes = torch::empty({H});
     for (std::int64_t h = 0; h < H; ++h)
-      slopes_[h] = float(alibi_slope(static_cast<std::uint32_t>(h), config_.heads)) / 256.0f;
+      slopes[h] = float(alibi_slope(static_cast<std::uint32_t>(h), config_.heads)) / 256.0f;
+    slopes_ = slopes.to(q.device());
+    att_exp_ = attention_exp_table().to(q.device());
   }
-  const auto a = AttentionWeights::apply(scores, slopes_, std::int64_t{config_.window});
+  const auto a = attention_weights(scores, slopes_, att_exp_, std::int64_t{config_.window});
 
   // Integer: o_h = round_div(sum_j p_j v_j, sum_j p_j), on v's int8 grid.
   auto o = torch::matmul(a.view({B, KV, G * T, T}), vh).view({B, H, T, hd});

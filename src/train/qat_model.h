@@ -35,6 +35,14 @@ torch::Tensor int_weights(const torch::Tensor& w);
 // ALiBi slope of head h in 1/256 nat per position: 2^(-8(h+1)/heads) nats.
 std::int32_t alibi_slope(std::uint32_t head, std::uint32_t heads);
 
+// The integer network's attention weights (differentiable) from scores
+// [B][H][T][T] in nats, slopes [H] in nats per position and the ATT_EXP table
+// (attention_exp_table() on the scores' device): a fused loop over rows on
+// the CPU, tensor ops on other devices or when tensor_ops is set.
+torch::Tensor attention_weights(const torch::Tensor& scores, const torch::Tensor& slopes,
+                                const torch::Tensor& att_exp, std::int64_t window, bool tensor_ops = false);
+torch::Tensor attention_exp_table();  // float32 [160], on the CPU
+
 struct QatLayerImpl : torch::nn::Module {
   QatLayerImpl(const ModelConfig& c, double init_std, double out_std);
   torch::Tensor attn_gain, wq, wk, wv, wo;
@@ -78,7 +86,9 @@ class QatModelImpl : public torch::nn::Module {
                           const QatLayer& layer);
 
   ModelConfig config_;
-  torch::Tensor slopes_;  // [heads] ALiBi slopes in nats (the integer ones / 256)
+  // ALiBi slopes in nats [heads] (the integer ones / 256) and attention_exp_table(),
+  // on the device of the last forward.
+  torch::Tensor slopes_, att_exp_;
 
   // Observation modes (no quantization, statistics gathered).
   bool calibrating_ = false;

@@ -33,7 +33,19 @@ using trainer::QatModel;
 using trainer::Rng;
 
 // ---------------------------------------------------------------------------
-// Threads and signals
+// Device, threads and signals
+
+// "auto": the GPU when libtorch has CUDA and sees one.
+torch::Device pick_device(const std::string& name) {
+  if (name == "cpu") return torch::kCPU;
+  if (name != "auto" && name != "cuda")
+    throw std::runtime_error("unknown device '" + name + "' (auto, cpu or cuda)");
+  if (torch::cuda::is_available()) return torch::Device(torch::kCUDA, 0);
+  if (name == "auto") return torch::kCPU;
+  throw std::runtime_error(
+      "--device cuda, but no CUDA GPU is usable (this lmzip's libtorch has no CUDA, or no GPU or driver "
+      "was found); use --device cpu");
+}
 
 void set_threads(int n) {
   n = std::max(1, n);
@@ -127,8 +139,23 @@ std::string tensor_string(const torch::Tensor& t) {
 
 std::string checkpoint_path(const std::string& dir) { return dir + "/checkpoint.pt"; }
 
+// Moves the weights and Adam's moments (in place: the optimizer keeps
+// referring to the same parameters).
+void move_training_state(QatModel& model, torch::optim::AdamW& optimizer, torch::Device device) {
+  model->to(device);
+  for (auto& item : optimizer.state()) {
+    auto& s = static_cast<torch::optim::AdamWParamState&>(*item.second);
+    s.exp_avg(s.exp_avg().to(device));
+    s.exp_avg_sq(s.exp_avg_sq().to(device));
+    if (s.max_exp_avg_sq().defined()) s.max_exp_avg_sq(s.max_exp_avg_sq().to(device));
+  }
+}
+
+// Checkpoints hold CPU tensors, so a run started on a GPU resumes on a CPU
+// and the other way round.
 void save_checkpoint(const std::string& dir, QatModel& model, torch::optim::AdamW& optimizer, const RunState& s,
-                     const TrainOptions& options) {
+                     const TrainOptions& options, torch::Device device) {
+  if (!device.is_cpu()) move_training_state(model, optimizer, torch::kCPU);
   torch::serialize::OutputArchive root, weights, moments;
   model->save(weights);
   optimizer.save(moments);
@@ -143,19 +170,22 @@ void save_checkpoint(const std::string& dir, QatModel& model, torch::optim::Adam
   const std::string path = checkpoint_path(dir), temp = path + ".tmp";
   root.save_to(temp);
   fs::rename(temp, path);
+  if (!device.is_cpu()) move_training_state(model, optimizer, device);
 }
 
 bool load_checkpoint(const std::string& dir, QatModel& model, torch::optim::AdamW& optimizer, RunState& s,
-                     const TrainOptions& options) {
+                     const TrainOptions& options, torch::Device device) {
   const std::string path = checkpoint_path(dir);
   if (dir.empty() || !fs::exists(path)) return false;
   torch::serialize::InputArchive root, weights, moments;
-  root.load_from(path);
+  // Every tensor onto the training device: read() into a parameter on
+  // another device would move the parameter.
+  root.load_from(path, device);
   // A fresh tensor per read: read() into a defined tensor keeps its type.
   auto read = [&root](const char* key) {
     torch::Tensor t;
     root.read(key, t);
-    return t;
+    return t.cpu();
   };
   const std::string config = tensor_string(read("model_config"));
   if (config != model_config_text(model->config()))
@@ -216,7 +246,8 @@ struct FloatCost {
   std::uint64_t symbols = 0;
 };
 
-FloatCost measure_float(QatModel& model, const Corpus& corpus, const HeldOut& h, bool int_output) {
+FloatCost measure_float(QatModel& model, const Corpus& corpus, const HeldOut& h, bool int_output,
+                        torch::Device device) {
   torch::NoGradGuard no_grad;
   const std::int64_t L = h.length, V = corpus.vocab_size();
   // Attention holds [chunks][heads][L][L]: keep it near 8M entries.
@@ -226,6 +257,7 @@ FloatCost measure_float(QatModel& model, const Corpus& corpus, const HeldOut& h,
   if (int_output) {
     out_exp = torch::empty({384}, torch::kFloat64);
     for (int i = 0; i < 384; ++i) out_exp[i] = double(kOutExp[i]);
+    out_exp = out_exp.to(device);
   }
   FloatCost cost;
   for (std::size_t first = 0; first < h.chunks.size(); first += per_batch) {
@@ -240,6 +272,8 @@ FloatCost measure_float(QatModel& model, const Corpus& corpus, const HeldOut& h,
         if (i + 1 < L) in[b][i + 1] = chunk[i];
       }
     }
+    inputs = inputs.to(device);
+    targets = targets.to(device);
     const auto logits = model->forward(inputs);
     const auto logp = torch::log_softmax(logits, -1);
     cost.nats -= logp.gather(-1, targets.unsqueeze(-1)).sum().item<double>();
@@ -294,10 +328,37 @@ void check_options(const TrainOptions& o) {
   if (c.width == 0 || c.layers == 0 || c.head_dim == 0 || c.ffn == 0 || c.window == 0) fail("empty network size");
 }
 
+// A training batch on the device. On a GPU from fresh pinned memory, copied
+// without waiting: the pinned allocator reuses a block only after its copy.
+struct Batch {
+  torch::Tensor inputs, targets;
+};
+Batch draw_batch(const Corpus& corpus, Rng& rng, std::uint32_t B, std::uint32_t T, torch::Device device) {
+  const auto host = torch::TensorOptions(torch::kInt64).pinned_memory(device.is_cuda());
+  auto inputs = torch::empty({B, T}, host), targets = torch::empty({B * T}, host);
+  trainer::sample_batch(corpus, rng, B, T, inputs.data_ptr<std::int64_t>(), targets.data_ptr<std::int64_t>());
+  return {inputs.to(device, /*non_blocking=*/true), targets.to(device, /*non_blocking=*/true)};
+}
+
+// torch::nn::utils::clip_grad_norm_ less its host sync (it returns the norm).
+void clip_grad_norm(const std::vector<torch::Tensor>& params, double max_norm) {
+  std::vector<torch::Tensor> grads, norms;
+  for (const auto& p : params) {
+    if (!p.grad().defined()) continue;
+    grads.push_back(p.grad());
+    norms.push_back(p.grad().norm());
+  }
+  if (grads.empty()) return;
+  const auto total = norms.size() == 1 ? norms[0] : torch::stack(norms).norm();
+  const auto coefficient = (max_norm / (total + 1e-6)).clamp_max(1.0);
+  for (auto& g : grads) g.mul_(coefficient);
+}
+
 }  // namespace
 
 TrainReport train_with_report(const TrainOptions& options) {
   check_options(options);
+  const torch::Device device = pick_device(options.device);
   set_threads(options.threads);
   const std::string& dir = options.checkpoint_dir;
   if (!dir.empty()) fs::create_directories(dir);
@@ -310,10 +371,11 @@ TrainReport train_with_report(const TrainOptions& options) {
   const HeldOut heldout = pick_heldout(corpus, options);
   std::cerr << "train: " << corpus.files.size() << " files, " << corpus.train.size() << " training symbols, "
             << "held-out sample " << heldout.chunks.size() << " chunks of " << heldout.length << " symbols ("
-            << heldout.bytes << " bytes)\n";
+            << heldout.bytes << " bytes); training on " << device.str() << "\n";
 
   torch::manual_seed(options.seed);
-  QatModel model(config);
+  QatModel model(config);  // initialized on the CPU: the same weights on every device
+  model->to(device);
   using torch::optim::AdamWOptions;
   const auto adam = [&](double decay) {
     return std::make_unique<AdamWOptions>(
@@ -326,65 +388,69 @@ TrainReport train_with_report(const TrainOptions& options) {
 
   RunState state{0, Rng(options.seed), 0};
   const std::uint32_t B = options.batch, T = options.sequence;
-  std::vector<std::int64_t> in(std::size_t{B} * T), tg(std::size_t{B} * T);
-  const auto inputs = torch::from_blob(in.data(), {B, T}, torch::kInt64);
-  const auto targets = torch::from_blob(tg.data(), {B * T}, torch::kInt64);
 
-  if (load_checkpoint(dir, model, optimizer, state, options)) {
+  if (load_checkpoint(dir, model, optimizer, state, options, device)) {
     std::cerr << "train: resumed from " << checkpoint_path(dir) << " at step " << state.step << "\n";
   } else {
-    trainer::sample_batch(corpus, state.rng, B, T, in.data(), tg.data());
-    model->calibrate(inputs);
+    model->calibrate(draw_batch(corpus, state.rng, B, T, device).inputs);
   }
 
   TrainReport report;
+  report.device = device.is_cpu() ? "cpu" : "cuda";
   const std::uint64_t first_step = state.step;
   const std::uint64_t log_every = 10;
-  double logged_loss = 0, window_tokens = 0;
+  // The losses since the last log line, summed on the device: read (a host
+  // sync) only for the log and before a checkpoint.
+  torch::Tensor logged_loss;
+  double window_tokens = 0;
   std::uint64_t logged_steps = 0;
+  auto check_loss = [&](double loss_sum) {
+    if (!std::isfinite(loss_sum))
+      throw std::runtime_error("the loss is not finite (by step " + std::to_string(state.step) + ")");
+    return loss_sum;
+  };
   const auto run_start = std::chrono::steady_clock::now();
   auto log_start = run_start;
   const auto params = model->parameters();
   bool stopped = false;
 
   auto held_out_line = [&]() {
-    const FloatCost c = measure_float(model, corpus, heldout, false);
+    const FloatCost c = measure_float(model, corpus, heldout, false, device);
     std::cerr << "train: step " << state.step << " held-out loss " << std::fixed << std::setprecision(4)
               << c.nats / double(c.symbols) << " nats/symbol, " << c.nats / std::log(2.0) / double(heldout.bytes)
               << " bits/byte\n";
   };
 
   while (state.step < options.steps && !stopped) {
-    trainer::sample_batch(corpus, state.rng, B, T, in.data(), tg.data());
-    const auto logits = model->forward(inputs);
+    const Batch batch = draw_batch(corpus, state.rng, B, T, device);
+    const auto logits = model->forward(batch.inputs);
     const auto loss = torch::nn::functional::cross_entropy(
-        logits.view({-1, std::int64_t{config.vocab_size}}), targets,
+        logits.view({-1, std::int64_t{config.vocab_size}}), batch.targets,
         torch::nn::functional::CrossEntropyFuncOptions().ignore_index(-1));
     optimizer.zero_grad();
     loss.backward();
-    torch::nn::utils::clip_grad_norm_(params, 1.0);
+    clip_grad_norm(params, 1.0);
     const double lr = learning_rate_at(state.step, options);
     for (auto& group : optimizer.param_groups()) static_cast<AdamWOptions&>(group.options()).lr(lr);
     optimizer.step();
     ++state.step;
 
-    const double loss_value = loss.item<double>();
-    if (!std::isfinite(loss_value)) throw std::runtime_error("train: the loss is not finite at step " +
-                                                             std::to_string(state.step));
-    if (state.step == first_step + 1) report.first_loss = loss_value;
-    logged_loss += loss_value;
+    const auto loss_value = loss.detach().to(torch::kFloat64);
+    if (state.step == first_step + 1) report.first_loss = check_loss(loss_value.item<double>());
+    logged_loss = logged_loss.defined() ? logged_loss + loss_value : loss_value;
     ++logged_steps;
     window_tokens += double(B) * T;
 
     if (state.step % log_every == 0 || state.step == options.steps) {
+      // Read first: waiting for the device makes the time the device's.
+      report.last_loss = check_loss(logged_loss.item<double>()) / double(logged_steps);
       const auto now = std::chrono::steady_clock::now();
       const double seconds = std::chrono::duration<double>(now - log_start).count();
       state.train_seconds += seconds;
-      report.last_loss = logged_loss / double(logged_steps);
       std::cerr << "train: step " << state.step << "/" << options.steps << " loss " << std::fixed
                 << std::setprecision(4) << report.last_loss << " lr " << std::scientific << std::setprecision(2)
                 << lr << std::fixed << std::setprecision(0) << " " << window_tokens / seconds << " symbols/s\n";
-      logged_loss = 0;
+      logged_loss = torch::Tensor();
       logged_steps = 0;
       window_tokens = 0;
       log_start = now;
@@ -397,13 +463,14 @@ TrainReport train_with_report(const TrainOptions& options) {
     stopped = g_stop_signal != 0 || state.step == options.stop_after;
     const bool periodic = options.checkpoint_every && state.step % options.checkpoint_every == 0;
     if (!dir.empty() && (periodic || stopped || state.step == options.steps)) {
-      save_checkpoint(dir, model, optimizer, state, options);
+      if (logged_loss.defined()) check_loss(logged_loss.item<double>());
+      save_checkpoint(dir, model, optimizer, state, options, device);
     }
   }
   report.step = state.step;
   const double run_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
   report.steps_per_second = double(state.step - first_step) / std::max(run_seconds, 1e-9);
-  if (logged_steps) report.last_loss = logged_loss / double(logged_steps);
+  if (logged_steps) report.last_loss = check_loss(logged_loss.item<double>()) / double(logged_steps);
   if (stopped) {
     report.interrupted = g_stop_signal != 0;
     std::cerr << "train: stopped at step " << state.step
@@ -418,10 +485,9 @@ TrainReport train_with_report(const TrainOptions& options) {
   double residual_max = 0;
   {
     Rng calibration_rng(options.seed ^ 0x5eedca1bULL);
-    for (int i = 0; i < 4; ++i) {
-      trainer::sample_batch(corpus, calibration_rng, B, T, in.data(), tg.data());
-      residual_max = std::max(residual_max, model->residual_absmax(inputs));
-    }
+    for (int i = 0; i < 4; ++i)
+      residual_max =
+          std::max(residual_max, model->residual_absmax(draw_batch(corpus, calibration_rng, B, T, device).inputs));
   }
   const int residual_bits = trainer::residual_bits_for(residual_max);
   ModelFile file = trainer::export_network(model, residual_bits);
@@ -436,7 +502,7 @@ TrainReport train_with_report(const TrainOptions& options) {
   fill_selftest(file);
 
   // ---- Float against integer, on the same held-out sample.
-  const FloatCost fc = measure_float(model, corpus, heldout, true);
+  const FloatCost fc = measure_float(model, corpus, heldout, true, device);
   const auto int_start = std::chrono::steady_clock::now();
   const double integer_bits = measure_integer_bits(file, corpus, heldout);
   const double int_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - int_start).count();

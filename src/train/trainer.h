@@ -16,6 +16,9 @@ struct TrainOptions {
   std::string name = "default";
   std::string tokenizer = "bytes";   // "bytes" or "sentencepiece"
   std::uint32_t vocab_size = 0;      // sentencepiece only (0: 4096)
+  // A trained SentencePiece model file to tokenize with instead of training
+  // one with spm_train (sentencepiece only).
+  std::string sentencepiece_model;
   ModelConfig config;                // vocab_size is set from the tokenizer
   std::uint64_t steps = 10000;
   std::uint32_t batch = 32;          // sequences per step
@@ -25,7 +28,8 @@ struct TrainOptions {
   std::uint64_t seed = 1;
   std::uint64_t eval_every = 500;
   std::uint64_t checkpoint_every = 500;
-  int threads = 2;
+  int threads = 2;                   // CPU threads: tokenizing, CPU training, export checks
+  std::string device = "auto";       // "auto" (CUDA when available), "cpu" or "cuda"
   // Stop after this step (with a checkpoint) and return without exporting;
   // 0: train to `steps`. For running a long training in slices, and tests.
   std::uint64_t stop_after = 0;
@@ -36,6 +40,7 @@ struct TrainOptions {
 // What a training run measured.
 struct TrainReport {
   std::uint64_t step = 0;           // steps done (counting resumed ones)
+  std::string device;               // where it trained: "cpu" or "cuda"
   bool exported = false;            // false when stopped early (signal, stop_after)
   bool interrupted = false;         // stopped by SIGINT/SIGTERM (after a checkpoint)
   double first_loss = 0;            // training loss of the first step of this run, nats/symbol

@@ -20,54 +20,25 @@
 #include "hash/sha256.h"
 #include "model/cuda_predictor.h"
 #include "model/network.h"
+#include "predictor_checks.h"
 
 namespace lmzip {
 namespace {
+
+using testing::reference_hash;
+using testing::small_config;
+using testing::test_symbols;
 
 #define LMZIP_REQUIRE_CUDA()                                   \
   do {                                                         \
     if (!cuda_available()) GTEST_SKIP() << cuda_description(); \
   } while (0)
 
-ModelConfig small_config() {
-  ModelConfig c;
-  c.vocab_size = 256;
-  c.width = 64;
-  c.layers = 2;
-  c.heads = 4;
-  c.kv_heads = 2;
-  c.head_dim = 16;
-  c.ffn = 128;
-  c.window = 32;
-  return c;
-}
-
-std::vector<std::uint32_t> test_symbols(std::size_t n, std::uint32_t seed, std::uint32_t vocab) {
-  const std::string phrase = "the quick brown fox jumps over the lazy dog; ";
-  std::mt19937 rng(seed);
-  std::vector<std::uint32_t> s(n);
-  for (std::size_t i = 0; i < n; ++i)
-    s[i] = (rng() % 8 == 0) ? rng() % vocab : static_cast<std::uint8_t>(phrase[(i + seed) % phrase.size()]) % vocab;
-  return s;
-}
-
-std::string reference_hash(const ModelFile& m, const std::vector<std::uint32_t>& symbols) {
-  ReferenceNetwork net(m);
-  std::vector<std::uint32_t> f(m.config.vocab_size);
-  Sha256 h;
-  net.step(m.config.vocab_size, f.data());
-  h.update(f.data(), f.size() * 4);
-  for (std::size_t i = 0; i + 1 < symbols.size(); ++i) {
-    net.step(symbols[i], f.data());
-    h.update(f.data(), f.size() * 4);
-  }
-  return to_hex(h.finish());
-}
-
 // Drives the CPU and the CUDA predictor with the same ragged workload: streams
 // of different lengths in scattered slots, each step feeding a shuffled subset
 // of the live streams, slots reset and reused as streams end. Every table of
-// every step must be equal; reports the first difference.
+// every step must be equal (reports the first difference), and so must what
+// the GPU's coding interface hands out.
 void expect_same_tables(const ModelFile& m, std::uint32_t max_streams, std::uint32_t streams, std::size_t length,
                         std::uint32_t seed) {
   const std::uint32_t V = m.config.vocab_size;
@@ -120,6 +91,9 @@ void expect_same_tables(const ModelFile& m, std::uint32_t max_streams, std::uint
             return;
           }
     }
+    // The coding interface over the tables the GPU keeps.
+    testing::expect_coding_matches_tables(*gpu, f_cpu.data(), slots.size(), rng);
+    if (::testing::Test::HasFatalFailure()) return;
     for (std::size_t i : order) ++live[i].next;
     // Finished streams free their slots; a new stream may take one.
     for (std::size_t i = 0; i < live.size();) {

@@ -8,46 +8,14 @@
 
 #include "hash/sha256.h"
 #include "model/network.h"
+#include "predictor_checks.h"
 
 namespace lmzip {
 namespace {
 
-ModelConfig small_config() {
-  ModelConfig c;
-  c.vocab_size = 256;
-  c.width = 64;
-  c.layers = 2;
-  c.heads = 4;
-  c.kv_heads = 2;
-  c.head_dim = 16;
-  c.ffn = 128;
-  c.window = 32;
-  return c;
-}
-
-std::vector<std::uint32_t> test_symbols(std::size_t n, std::uint32_t seed, std::uint32_t vocab) {
-  // Text-like: a repeating phrase with noise, so attention has something to find.
-  const std::string phrase = "the quick brown fox jumps over the lazy dog; ";
-  std::mt19937 rng(seed);
-  std::vector<std::uint32_t> s(n);
-  for (std::size_t i = 0; i < n; ++i)
-    s[i] = (rng() % 8 == 0) ? rng() % vocab : static_cast<std::uint8_t>(phrase[(i + seed) % phrase.size()]) % vocab;
-  return s;
-}
-
-// Hash of the tables the reference gives for BOS + symbols (all but the last fed).
-std::string reference_hash(const ModelFile& m, const std::vector<std::uint32_t>& symbols) {
-  ReferenceNetwork net(m);
-  std::vector<std::uint32_t> f(m.config.vocab_size);
-  Sha256 h;
-  net.step(m.config.vocab_size, f.data());
-  h.update(f.data(), f.size() * 4);
-  for (std::size_t i = 0; i + 1 < symbols.size(); ++i) {
-    net.step(symbols[i], f.data());
-    h.update(f.data(), f.size() * 4);
-  }
-  return to_hex(h.finish());
-}
+using testing::reference_hash;
+using testing::small_config;
+using testing::test_symbols;
 
 // Runs `target` in slot `target_slot` beside batch-1 other streams of other
 // text, and hashes only the target's tables.
@@ -69,6 +37,27 @@ std::string batched_hash(Predictor& p, const std::vector<std::uint32_t>& target,
     h.update(f.data(), std::size_t{V} * 4);
   }
   return to_hex(h.finish());
+}
+
+// The coding interface (advance, then ranges, totals, find) gives what the
+// tables of step() give, for batches of every size.
+TEST(Network, CodingInterfaceMatchesTables) {
+  const ModelFile m = ModelFile::random(small_config(), 11);
+  auto tables_side = make_cpu_predictor(m, 16);
+  auto coding_side = make_cpu_predictor(m, 16);
+  std::mt19937 rng(5);
+  std::vector<std::uint32_t> slots(16), symbols(16), f(16 * 256);
+  for (std::uint32_t s = 0; s < 16; ++s) {
+    slots[s] = 15 - s;
+    tables_side->reset(s);
+    coding_side->reset(s);
+  }
+  for (std::size_t n : {16u, 1u, 7u, 16u, 3u}) {
+    for (std::size_t i = 0; i < n; ++i) symbols[i] = rng() % 257;  // BOS (256) too
+    tables_side->step(slots.data(), symbols.data(), n, f.data());
+    coding_side->advance(slots.data(), symbols.data(), n);
+    testing::expect_coding_matches_tables(*coding_side, f.data(), n, rng);
+  }
 }
 
 TEST(Network, FrequenciesArePositiveAndBounded) {

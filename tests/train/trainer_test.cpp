@@ -1,16 +1,20 @@
 // Training end to end on a tiny network and a few KB of generated text:
 // the loss falls, the export loads, the integer network codes about as well as
 // the float one, and a run stopped and resumed equals one run straight through.
+// Then the device option, given SentencePiece models and parallel tokenizing.
 #include <gtest/gtest.h>
+#include <torch/torch.h>
 #include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
 
 #include "model/model_file.h"
 #include "train/dataset.h"
+#include "train/qat_model.h"
 #include "train/trainer.h"
 
 namespace fs = std::filesystem;
@@ -71,6 +75,7 @@ class TrainTest : public ::testing::Test {
     o.eval_every = 25;
     o.checkpoint_every = 1000;
     o.threads = 1;
+    o.device = "cpu";  // bit-exact resumption is a CPU property
     return o;
   }
 
@@ -94,6 +99,7 @@ fs::path TrainTest::root_;
 TEST_F(TrainTest, LossFallsAndTheExportLoads) {
   const TrainReport& r = straight();
   EXPECT_TRUE(r.exported);
+  EXPECT_EQ(r.device, "cpu");
   EXPECT_EQ(r.step, 50u);
   EXPECT_LT(r.last_loss, r.first_loss - 1.0) << "first " << r.first_loss << " last " << r.last_loss;
 
@@ -179,6 +185,225 @@ TEST(Dataset, SplitsEveryFileAndCachesTheTokens) {
     }
   }
   fs::remove_all(dir);
+}
+
+// ---------------------------------------------------------------------------
+// Devices
+
+TEST_F(TrainTest, DeviceOption) {
+  const bool cuda = torch::cuda::is_available();
+  TrainOptions o = tiny("device-auto");
+  o.device = "auto";
+  o.stop_after = 2;
+  EXPECT_EQ(train_with_report(o).device, cuda ? "cuda" : "cpu");
+
+  o = tiny("device-bad");
+  o.device = "tpu";
+  EXPECT_THROW(train_with_report(o), std::runtime_error);
+  if (cuda) return;
+  o.device = "cuda";
+  try {
+    train_with_report(o);
+    ADD_FAILURE() << "--device cuda trained without a GPU";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("--device cpu"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(fs::exists(o.checkpoint_dir)) << "failed before touching anything";
+}
+
+// Only where a GPU is: training there works, and checkpoints move between devices.
+TEST_F(TrainTest, CudaTrainsAndResumesAcrossDevices) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA GPU";
+  TrainOptions o = tiny("cuda");
+  o.device = "cuda";
+  const TrainReport r = train_with_report(o);
+  EXPECT_EQ(r.device, "cuda");
+  EXPECT_LT(r.last_loss, r.first_loss - 1.0);
+  EXPECT_NEAR(r.integer_bpb / r.float_bpb, 1.0, 0.03) << "float " << r.float_bpb << " integer " << r.integer_bpb;
+
+  for (const char* first : {"cuda", "cpu"}) {
+    o = tiny(std::string("cross-") + first);
+    o.device = first;
+    o.stop_after = 20;
+    EXPECT_FALSE(train_with_report(o).exported);
+    o.device = o.device == "cuda" ? "cpu" : "cuda";
+    o.stop_after = 0;
+    const TrainReport resumed = train_with_report(o);
+    EXPECT_TRUE(resumed.exported);
+    EXPECT_EQ(resumed.step, 50u);
+    EXPECT_NEAR(resumed.integer_bpb, straight().integer_bpb, 0.1 * straight().integer_bpb);
+  }
+}
+
+// The tensor-op attention weights (GPU) equal the fused loop (CPU), forward and backward.
+TEST(QatModel, AttentionWeightsByTensorOpsEqualTheLoop) {
+  torch::manual_seed(3);
+  const std::int64_t H = 3, T = 21, window = 7;
+  const auto scores = (torch::randn({2, H, T, T}) * 3).requires_grad_(true);
+  auto slopes = torch::empty({H});
+  for (std::int64_t h = 0; h < H; ++h) slopes[h] = float(trainer::alibi_slope(h, H)) / 256.0f;
+  const auto table = trainer::attention_exp_table();
+  const auto loop = trainer::attention_weights(scores, slopes, table, window, false);
+  const auto ops = trainer::attention_weights(scores, slopes, table, window, true);
+  EXPECT_TRUE(torch::equal(loop, ops));
+  EXPECT_EQ(loop.index({0, 0, 10, 11}).item<float>(), 0.0f);  // the future
+  EXPECT_EQ(loop.index({0, 0, 10, 3}).item<float>(), 0.0f);   // before the window
+  const auto weight = torch::randn({2, H, T, T});
+  const auto grad_loop = torch::autograd::grad({(loop * weight).sum()}, {scores})[0];
+  const auto grad_ops = torch::autograd::grad({(ops * weight).sum()}, {scores})[0];
+  EXPECT_TRUE(torch::equal(grad_loop, grad_ops));
+
+  if (!torch::cuda::is_available()) return;
+  const auto cuda = trainer::attention_weights(scores.detach().cuda(), slopes.cuda(), table.cuda(), window);
+  EXPECT_TRUE(torch::allclose(cuda.cpu(), loop, 1e-6, 1e-7)) << (cuda.cpu() - loop).abs().max().item<float>();
+}
+
+// ---------------------------------------------------------------------------
+// Given SentencePiece models and parallel tokenizing
+
+// A SentencePiece model file as spm_train writes one (the fields read):
+// <unk> <s> </s>, the 256 byte pieces, then `pieces` with their scores.
+std::string sentencepiece_model_file(const std::vector<std::pair<std::string, float>>& pieces) {
+  auto varint = [](std::string& out, std::uint64_t v) {
+    for (; v >= 0x80; v >>= 7) out.push_back(static_cast<char>(v | 0x80));
+    out.push_back(static_cast<char>(v));
+  };
+  auto message = [&](std::string& out, int field, const std::string& body) {
+    varint(out, std::uint64_t(field) << 3 | 2);
+    varint(out, body.size());
+    out += body;
+  };
+  std::string model;
+  auto piece = [&](const std::string& text, float score, int type) {
+    std::string p;
+    message(p, 1, text);
+    p.push_back(0x15);  // field 2, fixed32
+    std::uint32_t bits;
+    std::memcpy(&bits, &score, 4);
+    for (int i = 0; i < 4; ++i) p.push_back(static_cast<char>(bits >> (8 * i)));
+    p.push_back(0x18);  // field 3, varint
+    varint(p, type);
+    message(model, 1, p);
+  };
+  piece("<unk>", 0, 2);
+  piece("<s>", 0, 3);
+  piece("</s>", 0, 3);
+  for (int b = 0; b < 256; ++b) {
+    char name[8];
+    std::snprintf(name, sizeof name, "<0x%02X>", b);
+    piece(name, 0, 6);
+  }
+  for (const auto& [text, score] : pieces) piece(text, score, 1);
+  std::string spec;
+  spec += "\x18\x01";      // model_type: unigram
+  spec += "\x98\x02\x01";  // byte_fallback (field 35): true
+  message(model, 2, spec);
+  return model;
+}
+
+class GivenTokenizerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("lmzip-given-tokenizer-" + std::to_string(getpid()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_ / "in");
+    for (int f = 0; f < 9; ++f)
+      std::ofstream(dir_ / "in" / ("f" + std::to_string(f) + ".txt"), std::ios::binary)
+          << generated_text(f + 10, 500 + 700 * f);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::string write(const std::string& name, const std::string& data) {
+    std::ofstream(dir_ / name, std::ios::binary) << data;
+    return (dir_ / name).string();
+  }
+  TrainOptions options(const std::string& model_path) {
+    TrainOptions o;
+    o.inputs = {(dir_ / "in").string()};
+    o.holdout = 0.1;
+    o.tokenizer = "sentencepiece";
+    o.sentencepiece_model = model_path;
+    return o;
+  }
+  fs::path dir_;
+};
+
+const std::vector<std::pair<std::string, float>> kPieces = {
+    {"the", -2.0f}, {"\xE2\x96\x81" "cat", -3.0f}, {"\xE2\x96\x81", -1.5f}, {"at", -2.5f}, {". ", -2.0f},
+    {"walked", -4.0f}, {"\xE2\x96\x81" "the", -2.2f}, {"e", -3.5f}, {"a", -3.4f}, {"o", -3.6f}};
+
+TEST_F(GivenTokenizerTest, TokenizingInParallelEqualsSerial) {
+  TrainOptions o = options(write("sp.model", sentencepiece_model_file(kPieces)));
+  o.threads = 1;
+  const trainer::Corpus serial = trainer::prepare_corpus(o, "");
+  EXPECT_EQ(serial.vocab_size(), 3u + 256u + kPieces.size());
+  EXPECT_LT(serial.train.size() + serial.held.size(), serial.total_bytes) << "the pieces are used";
+  for (int threads : {2, 4, 16}) {
+    o.threads = threads;
+    const trainer::Corpus parallel = trainer::prepare_corpus(o, "");
+    EXPECT_EQ(parallel.train, serial.train) << threads;
+    EXPECT_EQ(parallel.held, serial.held) << threads;
+    EXPECT_EQ(parallel.train_starts, serial.train_starts) << threads;
+    EXPECT_EQ(parallel.held_starts, serial.held_starts) << threads;
+  }
+}
+
+TEST_F(GivenTokenizerTest, TheModelIsPartOfTheCacheKey) {
+  const std::string cache = (dir_ / "cache").string();
+  TrainOptions o = options(write("a.model", sentencepiece_model_file(kPieces)));
+  const trainer::Corpus a = trainer::prepare_corpus(o, cache);
+  EXPECT_EQ(a.sentencepiece_model, sentencepiece_model_file(kPieces));
+  EXPECT_EQ(trainer::prepare_corpus(o, cache).train, a.train);
+
+  // Another model under the same name: tokenized again, not taken from the cache.
+  auto fewer = kPieces;
+  fewer.resize(3);
+  o.sentencepiece_model = write("a.model", sentencepiece_model_file(fewer));
+  const trainer::Corpus b = trainer::prepare_corpus(o, cache);
+  EXPECT_EQ(b.vocab_size(), 3u + 256u + 3u);
+  EXPECT_NE(b.train, a.train);
+  o.threads = 1;
+  EXPECT_EQ(trainer::prepare_corpus(o, "").train, b.train);
+}
+
+TEST_F(GivenTokenizerTest, BadModelFilesFailClearly) {
+  auto message = [&](const TrainOptions& o) {
+    try {
+      trainer::prepare_corpus(o, "");
+    } catch (const std::runtime_error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  const std::string missing = (dir_ / "missing.model").string();
+  EXPECT_NE(message(options(missing)).find("cannot read " + missing), std::string::npos) << message(options(missing));
+  const std::string text = write("text.model", "just some text, not a model\n");
+  EXPECT_NE(message(options(text)).find("not a SentencePiece model"), std::string::npos) << message(options(text));
+  std::string model = sentencepiece_model_file(kPieces);
+  const std::string truncated = write("truncated.model", model.substr(0, model.size() - 1));
+  EXPECT_NE(message(options(truncated)).find("not a SentencePiece model (truncated)"), std::string::npos)
+      << message(options(truncated));
+  // Cut between pieces: the byte pieces and the trainer settings are missing.
+  const std::string half = write("half.model", model.substr(0, 96));
+  EXPECT_NE(message(options(half)).find("byte fallback"), std::string::npos) << message(options(half));
+  TrainOptions bytes = options(write("ok.model", model));
+  bytes.tokenizer = "bytes";
+  EXPECT_NE(message(bytes).find("needs the sentencepiece tokenizer"), std::string::npos) << message(bytes);
+}
+
+// A model that spm_train made, given back: the same tokens as the run that trained it.
+TEST_F(GivenTokenizerTest, ReusedModelGivesTheSameTokens) {
+  if (std::system("command -v spm_train > /dev/null 2>&1") != 0) GTEST_SKIP() << "spm_train not installed";
+  TrainOptions trained = options("");
+  trained.vocab_size = 300;
+  const trainer::Corpus first = trainer::prepare_corpus(trained, (dir_ / "first").string());
+  const trainer::Corpus again =
+      trainer::prepare_corpus(options((dir_ / "first" / "tokenizer.model").string()), (dir_ / "second").string());
+  EXPECT_EQ(again.sentencepiece_model, first.sentencepiece_model);
+  EXPECT_EQ(again.tokenizer->pieces(), first.tokenizer->pieces());
+  EXPECT_EQ(again.piece_scores, first.piece_scores);
+  EXPECT_EQ(again.train, first.train);
+  EXPECT_EQ(again.held, first.held);
 }
 
 }  // namespace

@@ -1,0 +1,49 @@
+#include "model/predictor.h"
+
+#include <numeric>
+
+#include "coder/range_coder.h"
+
+namespace lmzip {
+
+void Predictor::advance(const std::uint32_t* slots, const std::uint32_t* symbols, std::size_t count) {
+  tables_.resize(count * vocab_size());
+  step(slots, symbols, count, tables_.data());
+  rows_ = count;
+}
+
+void Predictor::ranges_of(const std::uint32_t* symbols, SymbolRange* out) {
+  const std::uint32_t V = vocab_size();
+  for (std::size_t i = 0; i < rows_; ++i) {
+    const std::uint32_t* f = tables_.data() + i * V;
+    const std::uint32_t s = symbols[i];
+    SymbolRange& r = out[i];
+    r.symbol = s;
+    r.freq = f[s];
+    r.below = std::accumulate(f, f + s, std::uint64_t{0});
+    r.total = std::accumulate(f + s, f + V, r.below);
+  }
+}
+
+void Predictor::totals(std::uint64_t* totals) {
+  const std::uint32_t V = vocab_size();
+  for (std::size_t i = 0; i < rows_; ++i) {
+    const std::uint32_t* f = tables_.data() + i * V;
+    totals[i] = std::accumulate(f, f + V, std::uint64_t{0});
+  }
+}
+
+void Predictor::find(const std::uint64_t* targets, SymbolRange* out) {
+  const std::uint32_t V = vocab_size();
+  std::vector<std::uint64_t> cum(V + 1);
+  for (std::size_t i = 0; i < rows_; ++i) {
+    const std::uint32_t* f = tables_.data() + i * V;
+    SymbolRange& r = out[i];
+    r.total = cumulative_frequencies(f, V, cum.data());
+    r.symbol = static_cast<std::uint32_t>(find_symbol(cum.data(), V, targets[i]));
+    r.below = cum[r.symbol];
+    r.freq = f[r.symbol];
+  }
+}
+
+}  // namespace lmzip
