@@ -134,6 +134,20 @@ TEST(ChunkCoder, RoundTripsCodedChunksOfDifferentLengths) {
   }
 }
 
+// A hostile chunk declaring a million symbols over a 4-byte payload stops
+// once its range decoder runs past the payload, not a million steps later.
+TEST(ChunkCoder, CorruptChunkStopsAtTheEndOfItsPayload) {
+  const ModelFile m = ModelFile::random(tiny_config(), 5);
+  auto predictor = make_cpu_predictor(m, 2);
+  const auto tokenizer = Tokenizer::bytes();
+  const std::uint8_t payload[] = {0x9c, 0x41, 0xe7, 0x05};
+  std::vector<DecodeTask> tasks;
+  tasks.push_back({payload, sizeof payload, 1000000, 1000000, {}});
+  decode_chunks(*predictor, *tokenizer, tasks, 0, tasks.size());
+  EXPECT_TRUE(tasks[0].overrun);
+  EXPECT_LT(tasks[0].bytes.size(), 100u);
+}
+
 TEST(Engine, RoundTripsAwkwardInputs) {
   std::string all256;
   for (int i = 0; i < 256; ++i) all256 += static_cast<char>(i);
