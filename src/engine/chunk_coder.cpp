@@ -36,7 +36,6 @@ void decode_chunks(Predictor& predictor, const Tokenizer& tokenizer, std::vector
   for (std::size_t i = first; i < last; ++i) {
     lengths.push_back(tasks[i].symbol_count);
     decoders.emplace_back(tasks[i].payload, tasks[i].payload_size);
-    tasks[i].bytes.reserve(tasks[i].original_size);
   }
   std::vector<std::uint64_t> totals, targets;
   std::vector<SymbolRange> ranges;
