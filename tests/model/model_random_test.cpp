@@ -9,20 +9,13 @@
 
 #include "model/model_file.h"
 #include "model/network.h"
+#include "predictor_checks.h"
 
 namespace lmzip {
 namespace {
 
 ModelConfig small_config() {
-  ModelConfig c;
-  c.vocab_size = 256;
-  c.width = 64;
-  c.layers = 2;
-  c.heads = 4;
-  c.kv_heads = 2;
-  c.head_dim = 16;
-  c.ffn = 128;
-  c.window = 32;
+  ModelConfig c = testing::small_config();
   c.chunk_bytes = 4096;
   return c;
 }
