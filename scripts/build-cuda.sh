@@ -7,12 +7,13 @@
 # and a CUDA-enabled libtorch, found in this order:
 #   1. $LMZIP_TORCH_DIR (a folder holding TorchConfig.cmake);
 #   2. the torch of python3, if it has CUDA (a GPU machine's own torch);
-#   3. PyPI's torch wheel, installed with --no-deps into .cache/torch-venv
-#      (git-ignored; ~1.2 GB), for compiling and linking on a machine without
-#      a GPU. Its nvidia-* runtime packages are not installed: the CUDA
-#      toolkit's own libraries stand in at link time, and the few libraries
-#      that only the wheel's packages have (cuSPARSELt, NVSHMEM, cuFile) are
-#      left for run time (-Wl,--allow-shlib-undefined).
+#   3. PyPI's torch wheel (torch==$LMZIP_TORCH_VERSION) with its nvidia-*
+#      runtime packages, installed once into a venv in the user's cache
+#      ($LMZIP_CACHE, default ~/.cache/lmzip; 5.3 GB) and reused by every
+#      checkout: enough to compile and link on a machine without a GPU, and
+#      to run the programs there on the CPU. The link leaves the wheel's
+#      libraries to run time (-Wl,--allow-shlib-undefined), where libtorch's
+#      own RPATH finds them.
 # Environment: BUILD_DIR (default build-cuda), JOBS (default 1),
 # CUDA_ARCHS (default: cmake/cuda.cmake's list; e.g. 90 for H100/H200 only),
 # TARGETS (default "lmzip test_model").
@@ -36,14 +37,16 @@ if [ -z "$torch_dir" ] && python3 -c 'import torch, sys; sys.exit(0 if torch.ver
   torch_dir=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')/Torch
 fi
 if [ -z "$torch_dir" ]; then
-  venv=$root/.cache/torch-venv
-  site=$venv/lib/python3*/site-packages
-  if ! ls $site/torch/share/cmake/Torch/TorchConfig.cmake >/dev/null 2>&1; then
-    echo "build-cuda: installing PyPI's torch (CUDA build, --no-deps) into $venv" >&2
+  # Pinned, so that the cached download stays valid and every machine builds
+  # against the same headers.
+  version=${LMZIP_TORCH_VERSION:-2.15.0}
+  venv=${LMZIP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/lmzip}/torch-venv
+  if [ "$("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("torch"))' 2>/dev/null)" != "$version" ]; then
+    echo "build-cuda: installing PyPI's torch $version (CUDA build) into $venv" >&2
     python3 -m venv "$venv"
-    nice -n 19 "$venv/bin/pip" install --no-deps torch
+    nice -n 19 "$venv/bin/pip" install --quiet "torch==$version"
   fi
-  torch_dir=$(echo $site/torch/share/cmake/Torch)
+  torch_dir=$(echo "$venv"/lib/python3*/site-packages/torch/share/cmake/Torch)
   allow_undefined=1
 fi
 echo "build-cuda: nvcc $nvcc, Torch_DIR $torch_dir" >&2

@@ -1,10 +1,13 @@
 #!/bin/sh
-# Runs the whole test suite (unit tests and the scripted CLI tests), then the
-# unit tests again built with AddressSanitizer and UBSan (build-asan/).
+# Runs the whole test suite in three stages:
+#   normal  the unit tests and the scripted CLI tests (build/);
+#   cuda    the CUDA variant (build-cuda/, scripts/build-cuda.sh): compiled
+#           and linked, then the same tests run with it; the GPU tests skip
+#           where no GPU is present. Skipped, with a message, without nvcc;
+#   asan    the unit tests built with AddressSanitizer and UBSan (build-asan/).
 #
-#   scripts/test.sh              both stages
-#   LMZIP_ASAN=0 scripts/test.sh the normal build only
-#   LMZIP_ASAN=only scripts/test.sh  the sanitizer stage only
+#   scripts/test.sh                       every stage
+#   LMZIP_STAGES="normal asan" scripts/test.sh   the stages named
 #
 # The sanitizer stage builds only the unit-test programs and runs them with
 # ctest, leaving out the CLI scripts (cli_*), which would mostly measure
@@ -15,14 +18,34 @@
 set -eu
 cd "$(dirname "$0")/.."
 jobs=${JOBS:-$(nproc)}
+stages=${LMZIP_STAGES:-normal cuda asan}
+for stage in $stages; do
+  case $stage in
+    normal | cuda | asan) ;;
+    *) echo "test.sh: unknown stage '$stage' (normal, cuda, asan)" >&2; exit 2 ;;
+  esac
+done
+wants() { case " $stages " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 
-if [ "${LMZIP_ASAN:-1}" != only ]; then
+if wants normal; then
   [ -f build/CMakeCache.txt ] || cmake -S . -B build -DCMAKE_BUILD_TYPE=Release > /dev/null
   cmake --build build -j"$jobs"
   ctest --test-dir build --output-on-failure -j"$jobs"
 fi
 
-if [ "${LMZIP_ASAN:-1}" != 0 ]; then
+if wants cuda; then
+  if [ -n "${CUDACXX:-}" ] || command -v nvcc > /dev/null || [ -x /usr/local/cuda/bin/nvcc ]; then
+    start=$(date +%s)
+    # The first run downloads PyPI's torch into ~/.cache/lmzip (kept for the next).
+    BUILD_DIR=build-cuda JOBS=$jobs TARGETS=all ./scripts/build-cuda.sh
+    ctest --test-dir build-cuda --output-on-failure -j"$jobs"
+    echo "cuda stage: $(($(date +%s) - start)) s"
+  else
+    echo "cuda stage skipped: no nvcc (install the CUDA toolkit to build the GPU path)"
+  fi
+fi
+
+if wants asan; then
   start=$(date +%s)
   [ -f build-asan/CMakeCache.txt ] ||
     cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLMZIP_SANITIZE=ON > /dev/null

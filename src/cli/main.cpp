@@ -49,6 +49,7 @@ struct Settings {
   int level = 0;            // 0: the library's default
   std::string model;        // -m
   std::string device = "auto";  // --device
+  std::uint32_t chunk_bytes = 0;  // --chunk-size (0: the model's default)
 };
 
 bool EndsWith(const std::string& s, const std::string& suffix) {
@@ -194,6 +195,7 @@ class FileProcessor {
     compress_options_.models = models;
     compress_options_.threads = threads;
     compress_options_.device = settings.device;
+    compress_options_.chunk_bytes = settings.chunk_bytes;
     if (settings.level != 0) compress_options_.level = settings.level;
     decompress_options_.models = models;
     decompress_options_.threads = threads;
@@ -500,6 +502,14 @@ int Main(int argc, char** argv) {
   app.add_option("--device", s.device, "where the model runs: auto (CUDA when built in and present), cpu or cuda")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
       ->capture_default_str();
+  // Like xz's --block-size: smaller chunks are more streams to step at once
+  // (a GPU's speed on large inputs), larger ones restart the context less often.
+  app.add_option("--chunk-size", s.chunk_bytes,
+                 "compress in independent chunks of at most BYTES (1024 to 16 MiB; K and M suffixes; default: "
+                 "the model's, 64K for the shipped ones)")
+      ->type_name("BYTES")
+      ->transform(CLI::AsSizeValue(false).description(""))
+      ->check(CLI::Range(1024u, 16u << 20).description(""));
   app.add_flag("-v,--verbose", verbose, "per-file sizes and the model's ideal size; repeatable");
   app.add_flag("-q,--quiet", quiet, "no warnings; twice: no errors either");
   for (int level = 1; level <= 9; ++level) {

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
 # Option spellings of the lmzip program: subcommands, -c, -o, stdin, -q,
-# -T, levels, -h, -V, --, mode and times, tar -I lmzip, .tlmz.
+# -T, levels, --chunk-size, -h, -V, --, mode and times, tar -I lmzip, .tlmz.
 # Usage: bash options.sh PATH_TO_LMZIP
 set -u
 source "$(dirname "$0")/assertions.bash"
@@ -38,6 +38,17 @@ expect_rc 0 "-h" "$LMZIP" -h > help.out
 grep -q -- "--rm" help.out || fail "-h lacks --rm"
 expect_rc 0 "-V" "$LMZIP" -V > version.out
 grep -q "^lmzip " version.out || fail "-V prints: $(cat version.out)"
+
+# --chunk-size caps the chunks (K and M suffixes) and takes 1 KiB to 16 MiB.
+for i in $(seq 1 200); do echo "line $i: the quick brown fox jumps over the lazy dog"; done > long
+expect_rc 0 "--chunk-size 1K" "$LMZIP" --chunk-size 1K -c long > small-chunks.lmz
+expect_rc 0 "-l of --chunk-size 1K" "$LMZIP" -l small-chunks.lmz > chunks.out
+[ "$(awk 'NR == 2 { print $3 }' chunks.out)" = 11 ] || fail "--chunk-size 1K: not 11 chunks: $(cat chunks.out)"
+expect_rc 0 "-d of --chunk-size 1K" "$LMZIP" -dc small-chunks.lmz > small-chunks.out
+same_bytes small-chunks.out long "--chunk-size 1K round trip"
+expect_rc 1 "--chunk-size 100" "$LMZIP" --chunk-size 100 -c long
+expect_stderr "not in range" "--chunk-size 100"
+expect_rc 1 "--chunk-size 17M" "$LMZIP" --chunk-size 17M -c long
 
 # Mode and times of the input carry over to the output.
 cp one modes
