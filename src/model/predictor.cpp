@@ -35,12 +35,13 @@ void Predictor::totals(std::uint64_t* totals) {
 
 void Predictor::find(const std::uint64_t* targets, SymbolRange* out) {
   const std::uint32_t V = vocab_size();
-  std::vector<std::uint64_t> cum(V + 1);
+  cum_.resize(V + 1);
+  std::uint64_t* cum = cum_.data();
   for (std::size_t i = 0; i < rows_; ++i) {
     const std::uint32_t* f = tables_.data() + i * V;
     SymbolRange& r = out[i];
-    r.total = cumulative_frequencies(f, V, cum.data());
-    r.symbol = static_cast<std::uint32_t>(find_symbol(cum.data(), V, targets[i]));
+    r.total = cumulative_frequencies(f, V, cum);
+    r.symbol = static_cast<std::uint32_t>(find_symbol(cum, V, targets[i]));
     r.below = cum[r.symbol];
     r.freq = f[r.symbol];
   }

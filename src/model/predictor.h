@@ -52,6 +52,7 @@ class Predictor {
 
  private:
   std::vector<std::uint32_t> tables_;  // the default implementation's tables
+  std::vector<std::uint64_t> cum_;     // find()'s cumulative table, kept between steps
   std::size_t rows_ = 0;
 };
 
