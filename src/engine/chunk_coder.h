@@ -10,9 +10,11 @@
 
 namespace lmzip {
 
-// One chunk's symbols coded with the model.
+// One chunk's symbols coded with the model, and with a MatchModel over the
+// chunk's history when `matches` (container chunk mode 2; mode 1 without).
 struct CodedChunk {
   std::vector<std::uint32_t> symbols;
+  bool matches = true;
   std::vector<std::uint8_t> payload;
   double ideal_bits = 0;  // sum of -log2 p over the symbols
 };
@@ -25,6 +27,7 @@ struct DecodeTask {
   std::size_t payload_size;
   std::uint32_t symbol_count;
   std::uint32_t original_size;
+  bool matches;           // the chunk was coded with a MatchModel
   std::string bytes;      // decoded output
   bool overflow = false;  // decoded more bytes than original_size (corrupt); decoding stopped there
   bool overrun = false;   // the range decoder needed bytes past the payload (corrupt)

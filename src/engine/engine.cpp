@@ -23,7 +23,7 @@
 
 namespace lmzip {
 
-const char* version() { return "0.1.0"; }
+const char* version() { return LMZIP_VERSION; }  // CMake's project version
 
 namespace {
 
@@ -228,7 +228,7 @@ Stats compress(std::istream& in, std::ostream& out, const CompressOptions& optio
         const auto* original = reinterpret_cast<const std::uint8_t*>(f.data.data()) + f.spans[i].offset;
         CodedChunk* coded = f.coded_index[i] == SIZE_MAX ? nullptr : &chunks[f.coded_index[i]];
         if (coded != nullptr && coded->payload.size() < f.spans[i].size) {
-          e.mode = ChunkMode::Coded;
+          e.mode = coded->matches ? ChunkMode::CodedMatched : ChunkMode::Coded;
           e.symbol_count = static_cast<std::uint32_t>(coded->symbols.size());
           e.payload_size = static_cast<std::uint32_t>(coded->payload.size());
           frame.payloads.push_back(std::move(coded->payload));
@@ -290,9 +290,10 @@ Stats decompress(std::istream& in, std::ostream& out, const DecompressOptions& o
           const Frame& frame = frames[count++];
           for (std::size_t i = 0; i < frame.chunks.size(); ++i) {
             const ChunkEntry& e = frame.chunks[i];
-            if (e.mode != ChunkMode::Coded) continue;
+            if (!is_coded(e.mode)) continue;
             if (e.symbol_count > e.original_size) throw corrupt("chunk declares more symbols than bytes");
-            tasks.push_back({frame.payloads[i].data(), frame.payloads[i].size(), e.symbol_count, e.original_size, {}});
+            tasks.push_back({frame.payloads[i].data(), frame.payloads[i].size(), e.symbol_count, e.original_size,
+                             e.mode == ChunkMode::CodedMatched, {}});
           }
         }
         if (!tasks.empty() && session == nullptr) {

@@ -51,7 +51,7 @@ template <typename... Parts>
 // Why a chunk entry is invalid, or nullptr if it is valid. Shared by the
 // writer (refuses to write it) and the reader (refuses to accept it).
 const char* chunk_entry_problem(const ChunkEntry& entry) {
-  if (entry.mode != ChunkMode::Stored && entry.mode != ChunkMode::Coded) return "unknown chunk mode";
+  if (entry.mode != ChunkMode::Stored && !is_coded(entry.mode)) return "unknown chunk mode";
   if (entry.original_size == 0) return "empty chunk";
   if (entry.original_size > kMaxChunkBytes) return "chunk larger than the 16 MiB limit";
   if (entry.mode == ChunkMode::Stored) {

@@ -4,7 +4,7 @@
 //   header  := magic "\x89LMZ" | version u8 (=1) | flags u8 (=0) | model id [32] | crc32 u32
 //   frame   := 0x01 | chunk count u32 | chunk entry * count | crc32 u32 (of the bytes from 0x01)
 //              | payloads (in chunk order) | crc32 u32 of the frame's original bytes
-//   chunk entry := mode u8 (0 stored, 1 coded) | original size u32 | symbol count u32 | payload size u32
+//   chunk entry := mode u8 (0 stored, 1 coded, 2 coded with matches) | original size u32 | symbol count u32 | payload size u32
 //   end     := 0x00 | original size u64 | frame count u64 | crc32 u32 (of the bytes from 0x00)
 // All integers little-endian. Several streams may follow each other (cat a.lmz b.lmz).
 // Depends only on the standard library and src/hash.
@@ -32,7 +32,10 @@ class FormatError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-enum class ChunkMode : std::uint8_t { Stored = 0, Coded = 1 };
+// Coded: the model's tables alone; CodedMatched: mixed with a MatchModel
+// over the chunk's own history (src/engine/match_model.h).
+enum class ChunkMode : std::uint8_t { Stored = 0, Coded = 1, CodedMatched = 2 };
+inline bool is_coded(ChunkMode mode) { return mode == ChunkMode::Coded || mode == ChunkMode::CodedMatched; }
 
 struct ChunkEntry {
   ChunkMode mode = ChunkMode::Stored;

@@ -8,9 +8,12 @@
 
 #include "engine/chunk_coder.h"
 #include "engine/chunker.h"
+#include "format/container.h"
+#include "hash/crc32.h"
 #include "lmzip/lmzip.h"
 #include "model/model_file.h"
 #include "model/network.h"
+#include "tokenize/tokenizer.h"
 
 namespace lmzip {
 namespace {
@@ -109,29 +112,53 @@ TEST(Chunker, RandomBytesAreNotWorthModelling) {
   EXPECT_TRUE(worth("a"));
 }
 
+// With and without matches: chunks of random symbols and chunks that repeat
+// themselves (where the match model predicts), of many lengths.
 TEST(ChunkCoder, RoundTripsCodedChunksOfDifferentLengths) {
   const ModelFile m = ModelFile::random(tiny_config(), 5);
   auto predictor = make_cpu_predictor(m, 4);  // fewer slots than chunks: slots are reused
   const auto tokenizer = Tokenizer::bytes();
-  std::vector<CodedChunk> chunks(9);
-  for (std::size_t i = 0; i < chunks.size(); ++i) {
-    const std::string s = random_bytes(i * 37, static_cast<unsigned>(i));
+  for (const bool matches : {false, true}) {
+    std::vector<CodedChunk> chunks(12);
+    for (std::size_t i = 0; i < chunks.size(); ++i) {
+      std::string s = random_bytes(i * 37, static_cast<unsigned>(i));
+      if (i % 2) s = s.substr(0, i * 5) + s.substr(0, i * 5) + s.substr(i, i * 9) + s.substr(0, i * 5);
+      chunks[i].symbols.assign(s.begin(), s.end());
+      for (auto& v : chunks[i].symbols) v &= 0xFF;
+      chunks[i].matches = matches;
+    }
+    encode_chunks(*predictor, chunks, 0, chunks.size());
+    std::vector<DecodeTask> tasks;
+    for (auto& c : chunks)
+      tasks.push_back({c.payload.data(), c.payload.size(), static_cast<std::uint32_t>(c.symbols.size()),
+                       static_cast<std::uint32_t>(c.symbols.size()), matches, {}});
+    decode_chunks(*predictor, *tokenizer, tasks, 0, tasks.size());
+    for (std::size_t i = 0; i < chunks.size(); ++i) {
+      std::string expected;
+      tokenizer->decode(chunks[i].symbols.data(), chunks[i].symbols.size(), expected);
+      EXPECT_EQ(tasks[i].bytes, expected) << i << " matches " << matches;
+      // The coder stays within a few bytes of the model's ideal length.
+      EXPECT_LE(chunks[i].payload.size() * 8.0, chunks[i].ideal_bits + 80) << i;
+    }
+  }
+}
+
+// A repeated passage costs almost nothing the second time with matches on;
+// the random model alone cannot know it.
+TEST(ChunkCoder, MatchesShrinkRepeats) {
+  const ModelFile m = ModelFile::random(tiny_config(), 5);
+  auto predictor = make_cpu_predictor(m, 2);
+  const std::string part = random_bytes(3000, 9);
+  std::vector<CodedChunk> chunks(2);
+  for (std::size_t i = 0; i < 2; ++i) {
+    const std::string s = part + part + part;
     chunks[i].symbols.assign(s.begin(), s.end());
     for (auto& v : chunks[i].symbols) v &= 0xFF;
+    chunks[i].matches = i == 1;
   }
   encode_chunks(*predictor, chunks, 0, chunks.size());
-  std::vector<DecodeTask> tasks;
-  for (auto& c : chunks)
-    tasks.push_back({c.payload.data(), c.payload.size(), static_cast<std::uint32_t>(c.symbols.size()),
-                     static_cast<std::uint32_t>(c.symbols.size()), {}});
-  decode_chunks(*predictor, *tokenizer, tasks, 0, tasks.size());
-  for (std::size_t i = 0; i < chunks.size(); ++i) {
-    std::string expected;
-    tokenizer->decode(chunks[i].symbols.data(), chunks[i].symbols.size(), expected);
-    EXPECT_EQ(tasks[i].bytes, expected) << i;
-    // The coder stays within a few bytes of the model's ideal length.
-    EXPECT_LE(chunks[i].payload.size() * 8.0, chunks[i].ideal_bits + 80) << i;
-  }
+  // The first copy costs what it costs without matches; the two repeats almost nothing.
+  EXPECT_LT(chunks[1].payload.size(), chunks[0].payload.size() / 3 + 100);
 }
 
 // A hostile chunk declaring a million symbols over a 4-byte payload stops
@@ -142,7 +169,7 @@ TEST(ChunkCoder, CorruptChunkStopsAtTheEndOfItsPayload) {
   const auto tokenizer = Tokenizer::bytes();
   const std::uint8_t payload[] = {0x9c, 0x41, 0xe7, 0x05};
   std::vector<DecodeTask> tasks;
-  tasks.push_back({payload, sizeof payload, 1000000, 1000000, {}});
+  tasks.push_back({payload, sizeof payload, 1000000, 1000000, true, {}});
   decode_chunks(*predictor, *tokenizer, tasks, 0, tasks.size());
   EXPECT_TRUE(tasks[0].overrun);
   EXPECT_LT(tasks[0].bytes.size(), 100u);
@@ -168,6 +195,52 @@ TEST(Engine, ThreadCountDoesNotChangeTheOutput) {
   const std::string model = fs::exists(default_model_path()) ? default_model_path() : random_model_path();
   const std::string in = text(40000) + random_bytes(20000, 3);
   EXPECT_EQ(compress_with(model, in, 1), compress_with(model, in, 2));
+}
+
+// Streams from before the match model (chunk mode 1) still decode: a frame of
+// chunks coded by the network alone, beside matched and stored ones.
+TEST(Engine, DecodesChunksCodedWithoutMatches) {
+  Sha256Digest id{};
+  const ModelFile m = ModelFile::load(default_model_path(), &id);
+  auto predictor = make_cpu_predictor(m, 4);
+  const auto tokenizer = Tokenizer::from_pieces(m.pieces, m.piece_scores);
+  const std::vector<std::string> parts = {text(3000), text(2000) + text(2000), random_bytes(500, 8)};
+  std::vector<CodedChunk> chunks(2);
+  for (std::size_t i = 0; i < chunks.size(); ++i) {
+    tokenizer->encode(reinterpret_cast<const std::uint8_t*>(parts[i].data()), parts[i].size(), chunks[i].symbols);
+    chunks[i].matches = i == 1;
+  }
+  encode_chunks(*predictor, chunks, 0, chunks.size());
+  std::ostringstream out;
+  StreamHeader header;
+  header.model_id = id;
+  ContainerWriter writer(out, header);
+  Frame frame;
+  std::string original;
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    original += parts[i];
+    const auto size = static_cast<std::uint32_t>(parts[i].size());
+    if (i < chunks.size()) {
+      ASSERT_LT(chunks[i].payload.size(), size);
+      frame.chunks.push_back({i == 1 ? ChunkMode::CodedMatched : ChunkMode::Coded, size,
+                              static_cast<std::uint32_t>(chunks[i].symbols.size()),
+                              static_cast<std::uint32_t>(chunks[i].payload.size())});
+      frame.payloads.push_back(chunks[i].payload);
+    } else {
+      frame.chunks.push_back({ChunkMode::Stored, size, 0, size});
+      frame.payloads.emplace_back(parts[i].begin(), parts[i].end());
+    }
+  }
+  frame.original_crc = crc32(original.data(), original.size());
+  writer.write_frame(frame);
+  writer.finish();
+  EXPECT_EQ(decompress_with(default_model_path(), out.str()), original);
+  // The same payload read with the other mode is a different stream: caught.
+  std::string swapped = out.str();
+  const std::size_t first_mode = 42 + 1 + 4;  // header, block type, chunk count
+  ASSERT_EQ(swapped[first_mode], 1);
+  swapped[first_mode] = 2;
+  EXPECT_THROW(decompress_with(default_model_path(), swapped), Error);
 }
 
 TEST(Engine, ConcatenatedStreamsDecodeToConcatenatedInputs) {
