@@ -4,13 +4,16 @@
 
 namespace lmzip {
 
-std::vector<ChunkSpan> plan_chunks(std::size_t frame_size, std::size_t chunk_bytes, std::uint32_t streams) {
+std::size_t min_chunk_bytes_for_level(int level) { return kMinChunkBytes << ((level - 1) % 3); }
+
+std::vector<ChunkSpan> plan_chunks(std::size_t frame_size, std::size_t chunk_bytes, std::size_t min_chunk_bytes,
+                                   std::uint32_t streams) {
   std::vector<ChunkSpan> spans;
   if (frame_size == 0) return spans;
   chunk_bytes = std::max<std::size_t>(chunk_bytes, 1);
-  // Enough chunks to respect chunk_bytes; more (up to streams) while they stay >= kMinChunkBytes.
+  // Enough chunks to respect chunk_bytes; more (up to streams) while they stay >= min_chunk_bytes.
   std::size_t count = (frame_size + chunk_bytes - 1) / chunk_bytes;
-  const std::size_t by_min = std::max<std::size_t>(1, frame_size / kMinChunkBytes);
+  const std::size_t by_min = std::max<std::size_t>(1, frame_size / std::max<std::size_t>(min_chunk_bytes, 1));
   count = std::max(count, std::min<std::size_t>(streams, by_min));
   const std::size_t base = frame_size / count, extra = frame_size % count;
   std::size_t offset = 0;

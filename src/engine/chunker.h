@@ -6,9 +6,12 @@
 
 namespace lmzip {
 
-// Chunks never get smaller than this (unless the input is): a chunk restarts
-// the model's context, which costs a little ratio each time.
+// Small inputs are cut into chunks no smaller than this (unless the input is)
+// at levels 1, 4 and 7; twice and four times it at 2, 5, 8 and 3, 6, 9. A
+// chunk restarts the model's context and its match history, so longer chunks
+// compress better, but fewer of them fill less of a batch, which is slower.
 constexpr std::size_t kMinChunkBytes = 8192;
+std::size_t min_chunk_bytes_for_level(int level);
 // Chunks stepped together per frame; a frame holds up to this many chunks.
 constexpr std::uint32_t kFrameStreams = 256;
 
@@ -18,10 +21,11 @@ struct ChunkSpan {
 };
 
 // Splits frame_size bytes into near-equal chunks of at most chunk_bytes,
-// using up to `streams` chunks of at least kMinChunkBytes when the frame is
+// using up to `streams` chunks of at least min_chunk_bytes when the frame is
 // short, so small inputs still fill a batch. A pure function of its arguments:
 // the plan never depends on threads or the device.
-std::vector<ChunkSpan> plan_chunks(std::size_t frame_size, std::size_t chunk_bytes, std::uint32_t streams);
+std::vector<ChunkSpan> plan_chunks(std::size_t frame_size, std::size_t chunk_bytes, std::size_t min_chunk_bytes,
+                                   std::uint32_t streams);
 
 // False for bytes that look uniformly random (compressed or encrypted data):
 // their byte-pair collision rate is within 5% of 1/256. Such chunks are stored

@@ -164,6 +164,7 @@ Stats compress(std::istream& in, std::ostream& out, const CompressOptions& optio
   const std::size_t chunk_bytes = std::min<std::size_t>(
       options.chunk_bytes ? options.chunk_bytes : model.config.chunk_bytes, kMaxChunkBytes);
   const std::size_t frame_bytes = std::min<std::size_t>(chunk_bytes * kFrameStreams, kMaxFrameBytes);
+  const std::size_t min_chunk_bytes = min_chunk_bytes_for_level(options.level);
   const Backend backend = pick_backend(options.device);
   const Batching batching = plan_batching(backend, options.threads);
   set_cpu_gemm_threads(1);  // measured: OpenBLAS threads on these small GEMMs spin more than they help
@@ -196,7 +197,7 @@ Stats compress(std::istream& in, std::ostream& out, const CompressOptions& optio
       at_end = f.size < frame_bytes;
       if (f.size == 0) break;
       ++frames;
-      f.spans = plan_chunks(f.size, chunk_bytes, kFrameStreams);
+      f.spans = plan_chunks(f.size, chunk_bytes, min_chunk_bytes, kFrameStreams);
       f.coded_index.assign(f.spans.size(), SIZE_MAX);
       for (std::size_t i = 0; i < f.spans.size(); ++i) {
         const char* data = f.data.data() + f.spans[i].offset;

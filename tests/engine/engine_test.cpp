@@ -87,7 +87,7 @@ std::string text(std::size_t n) {
 
 TEST(Chunker, PlansCoverTheFrameExactly) {
   for (std::size_t size : {0ul, 1ul, 8191ul, 8192ul, 100000ul, 16777216ul}) {
-    const auto spans = plan_chunks(size, 65536, kFrameStreams);
+    const auto spans = plan_chunks(size, 65536, kMinChunkBytes, kFrameStreams);
     std::size_t offset = 0;
     for (const auto& s : spans) {
       EXPECT_EQ(s.offset, offset);
@@ -97,7 +97,9 @@ TEST(Chunker, PlansCoverTheFrameExactly) {
     EXPECT_EQ(offset, size);
     EXPECT_LE(spans.size(), kFrameStreams);
   }
-  EXPECT_EQ(plan_chunks(100000, 65536, kFrameStreams).size(), 12u);  // short input: more, smaller chunks
+  EXPECT_EQ(plan_chunks(100000, 65536, kMinChunkBytes, kFrameStreams).size(), 12u);  // short input: more, smaller chunks
+  EXPECT_EQ(plan_chunks(100000, 65536, 4 * kMinChunkBytes, kFrameStreams).size(), 3u);
+  EXPECT_EQ(plan_chunks(100000, 4096, 4 * kMinChunkBytes, kFrameStreams).size(), 25u);  // chunk_bytes wins
 }
 
 TEST(Chunker, RandomBytesAreNotWorthModelling) {
