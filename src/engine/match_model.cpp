@@ -24,10 +24,11 @@ int floor_log2(std::uint64_t x) {
 }  // namespace
 
 MatchModel::MatchModel(std::uint32_t symbol_count) {
-  const int bits = std::clamp(floor_log2(std::max<std::uint32_t>(symbol_count, 1)), 10, 16);
+  // At most 64 KiB a chunk, however many symbols a (hostile) chunk declares:
+  // thousands of chunks may run at once. history_ grows only as symbols come.
+  const int bits = std::clamp(floor_log2(std::max<std::uint32_t>(symbol_count, 1)), 10, 14);
   last_seen_.assign(std::size_t{1} << bits, 0);
   hash_shift_ = 32 - bits;
-  history_.reserve(symbol_count);
   // A prior that trusts longer matches more, worth as much as a few updates:
   // it saves learning each bucket from nothing in every chunk (measured 3%
   // smaller on paper1, progc, bib and alice29 than starting at 0).
