@@ -5,16 +5,19 @@
 #include <string>
 #include <vector>
 
+#include "engine/match_model.h"
 #include "model/predictor.h"
 #include "tokenize/tokenizer.h"
 
 namespace lmzip {
 
-// One chunk's symbols coded with the model, and with a MatchModel over the
-// chunk's history when `matches` (container chunk mode 2; mode 1 without).
+// One chunk's symbols coded with the model and the matches `matching` says
+// (container chunk modes 1, 2, 3). Frame matches look at the chunks of the
+// same `frame` (numbered within the call).
 struct CodedChunk {
   std::vector<std::uint32_t> symbols;
-  bool matches = true;
+  Matching matching = Matching::Frame;
+  std::uint32_t frame = 0;
   std::vector<std::uint8_t> payload;
   double ideal_bits = 0;  // sum of -log2 p over the symbols
 };
@@ -27,7 +30,8 @@ struct DecodeTask {
   std::size_t payload_size;
   std::uint32_t symbol_count;
   std::uint32_t original_size;
-  bool matches;           // the chunk was coded with a MatchModel
+  Matching matching;      // as the chunk was coded
+  std::uint32_t frame;    // as CodedChunk::frame
   std::string bytes;      // decoded output
   bool overflow = false;  // decoded more bytes than original_size (corrupt); decoding stopped there
   bool overrun = false;   // the range decoder needed bytes past the payload (corrupt)

@@ -6,7 +6,6 @@
 #include <cstring>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <thread>
 
 #include "coder/range_coder.h"
@@ -19,6 +18,7 @@
 #include "model/model_file.h"
 #include "model/model_library.h"
 #include "model/network.h"
+#include "model/parallel_predictor.h"
 #include "tokenize/tokenizer.h"
 
 namespace lmzip {
@@ -46,8 +46,7 @@ struct ModelSession {
   Sha256Digest id{};
   std::string path;
   std::unique_ptr<Tokenizer> tokenizer;
-  std::vector<std::unique_ptr<Predictor>> predictors;
-  std::mutex predictors_mutex;
+  std::unique_ptr<Predictor> predictor_;
   Backend backend = Backend::Cpu;
 
   static std::unique_ptr<ModelSession> open(const std::string& path) {
@@ -67,27 +66,31 @@ struct ModelSession {
     return s;
   }
 
-  // Worker group g's predictor for up to `streams` chunks at once, created on
-  // first use (the self-test runs then).
-  Predictor& predictor(std::size_t g, std::size_t groups, std::size_t streams) {
-    const std::lock_guard<std::mutex> lock(predictors_mutex);  // worker threads ask at once
-    if (predictors.size() < groups) predictors.resize(groups);
-    if (!predictors[g]) {
-      try {
+  // The predictor for up to `streams` chunks at once, split between `groups`
+  // threads; created on first use (the self-test runs then).
+  Predictor& predictor(std::size_t groups, std::size_t streams) {
+    if (predictor_) return *predictor_;
+    const auto part_streams = static_cast<std::uint32_t>((streams + groups - 1) / groups);
+    try {
+      std::vector<std::unique_ptr<Predictor>> parts;
+      for (std::size_t g = 0; g < groups; ++g) {
+        std::unique_ptr<Predictor> part;
         if (backend != Backend::Cpu) {
           try {
-            predictors[g] = make_cuda_predictor(model, static_cast<std::uint32_t>(streams));
+            part = make_cuda_predictor(model, part_streams);
           } catch (const std::exception&) {
             if (backend == Backend::Cuda) throw;
             backend = Backend::Cpu;  // auto: the CPU computes the same tables
           }
         }
-        if (!predictors[g]) predictors[g] = make_cpu_predictor(model, static_cast<std::uint32_t>(streams));
-      } catch (const std::exception& e) {
-        throw Error(Error::Kind::ModelInvalid, "model " + path + ": " + e.what());
+        if (!part) part = make_cpu_predictor(model, part_streams);
+        parts.push_back(std::move(part));
       }
+      predictor_ = make_parallel_predictor(std::move(parts));
+    } catch (const std::exception& e) {
+      throw Error(Error::Kind::ModelInvalid, "model " + path + ": " + e.what());
     }
-    return *predictors[g];
+    return *predictor_;
   }
 };
 
@@ -120,10 +123,10 @@ void for_each_group(std::size_t count, std::size_t groups, Fn fn) {
 // one frame; on a GPU, one batch steps the chunks of several frames at once
 // (thousands of streams). Frames are the same either way, so is the output.
 struct Batching {
-  std::size_t groups;   // predictors, each on a thread of its own
+  std::size_t groups;   // predictors sharing each step, each on a thread of its own
   std::size_t frames;   // frames coded together
   std::size_t workers;  // threads for tokenizing
-  std::size_t streams() const { return (kFrameStreams * frames + groups - 1) / groups; }  // per predictor
+  std::size_t streams() const { return kFrameStreams * frames; }
 };
 
 constexpr std::size_t kGpuFramesPerBatch = 16;
@@ -132,6 +135,24 @@ Batching plan_batching(Backend backend, int threads) {
   const auto workers = static_cast<std::size_t>(std::max(1, threads));
   if (backend == Backend::Cpu) return {workers, 1, workers};
   return {1, kGpuFramesPerBatch, workers};
+}
+
+ChunkMode chunk_mode(Matching matching) {
+  switch (matching) {
+    case Matching::None:
+      return ChunkMode::Coded;
+    case Matching::Chunk:
+      return ChunkMode::CodedMatched;
+    case Matching::Frame:
+      break;
+  }
+  return ChunkMode::CodedFrameMatched;
+}
+
+Matching matching_of(ChunkMode mode) {
+  return mode == ChunkMode::CodedFrameMatched ? Matching::Frame
+         : mode == ChunkMode::CodedMatched    ? Matching::Chunk
+                                              : Matching::None;
 }
 
 Error corrupt(const std::string& what) { return Error(Error::Kind::Corrupt, what); }
@@ -205,8 +226,9 @@ Stats compress(std::istream& in, std::ostream& out, const CompressOptions& optio
         f.coded_index[i] = chunk_data.size();
         chunk_data.push_back(data);
         chunk_size.push_back(f.spans[i].size);
+        chunks.emplace_back();
+        chunks.back().frame = static_cast<std::uint32_t>(frames - 1);
       }
-      chunks.resize(chunk_data.size());
     }
     if (frames == 0) break;
     for_each_group(chunks.size(), batching.workers, [&](std::size_t, std::size_t first, std::size_t last) {
@@ -215,9 +237,7 @@ Stats compress(std::istream& in, std::ostream& out, const CompressOptions& optio
                                    chunks[c].symbols);
     });
     if (!chunks.empty())
-      for_each_group(chunks.size(), batching.groups, [&](std::size_t g, std::size_t first, std::size_t last) {
-        encode_chunks(session->predictor(g, batching.groups, batching.streams()), chunks, first, last);
-      });
+      encode_chunks(session->predictor(batching.groups, batching.streams()), chunks, 0, chunks.size());
 
     for (std::size_t fi = 0; fi < frames; ++fi) {
       const PendingFrame& f = pending[fi];
@@ -229,7 +249,7 @@ Stats compress(std::istream& in, std::ostream& out, const CompressOptions& optio
         const auto* original = reinterpret_cast<const std::uint8_t*>(f.data.data()) + f.spans[i].offset;
         CodedChunk* coded = f.coded_index[i] == SIZE_MAX ? nullptr : &chunks[f.coded_index[i]];
         if (coded != nullptr && coded->payload.size() < f.spans[i].size) {
-          e.mode = coded->matches ? ChunkMode::CodedMatched : ChunkMode::Coded;
+          e.mode = chunk_mode(coded->matching);
           e.symbol_count = static_cast<std::uint32_t>(coded->symbols.size());
           e.payload_size = static_cast<std::uint32_t>(coded->payload.size());
           frame.payloads.push_back(std::move(coded->payload));
@@ -294,7 +314,7 @@ Stats decompress(std::istream& in, std::ostream& out, const DecompressOptions& o
             if (!is_coded(e.mode)) continue;
             if (e.symbol_count > e.original_size) throw corrupt("chunk declares more symbols than bytes");
             tasks.push_back({frame.payloads[i].data(), frame.payloads[i].size(), e.symbol_count, e.original_size,
-                             e.mode == ChunkMode::CodedMatched, {}});
+                             matching_of(e.mode), static_cast<std::uint32_t>(count - 1), {}});
           }
         }
         if (!tasks.empty() && session == nullptr) {
@@ -305,10 +325,8 @@ Stats decompress(std::istream& in, std::ostream& out, const DecompressOptions& o
           stats.model_name = session->model.name;
         }
         if (!tasks.empty())
-          for_each_group(tasks.size(), batching.groups, [&](std::size_t g, std::size_t first, std::size_t last) {
-            decode_chunks(session->predictor(g, batching.groups, batching.streams()), *session->tokenizer, tasks,
-                          first, last);
-          });
+          decode_chunks(session->predictor(batching.groups, batching.streams()), *session->tokenizer, tasks, 0,
+                        tasks.size());
 
         std::size_t next_task = 0;
         for (std::size_t fi = 0; fi < count; ++fi) {

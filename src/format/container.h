@@ -33,9 +33,12 @@ class FormatError : public std::runtime_error {
 };
 
 // Coded: the model's tables alone; CodedMatched: mixed with a MatchModel
-// over the chunk's own history (src/engine/match_model.h).
-enum class ChunkMode : std::uint8_t { Stored = 0, Coded = 1, CodedMatched = 2 };
-inline bool is_coded(ChunkMode mode) { return mode == ChunkMode::Coded || mode == ChunkMode::CodedMatched; }
+// over the chunk's own history; CodedFrameMatched: and with the history of
+// the frame's other such chunks (src/engine/match_model.h).
+enum class ChunkMode : std::uint8_t { Stored = 0, Coded = 1, CodedMatched = 2, CodedFrameMatched = 3 };
+inline bool is_coded(ChunkMode mode) {
+  return mode == ChunkMode::Coded || mode == ChunkMode::CodedMatched || mode == ChunkMode::CodedFrameMatched;
+}
 
 struct ChunkEntry {
   ChunkMode mode = ChunkMode::Stored;

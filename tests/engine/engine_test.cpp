@@ -114,31 +114,33 @@ TEST(Chunker, RandomBytesAreNotWorthModelling) {
   EXPECT_TRUE(worth("a"));
 }
 
-// With and without matches: chunks of random symbols and chunks that repeat
-// themselves (where the match model predicts), of many lengths.
+// With no matches, chunk matches and frame matches: chunks of random symbols
+// and chunks that repeat themselves and each other (where the match models
+// predict), of many lengths, in two frames.
 TEST(ChunkCoder, RoundTripsCodedChunksOfDifferentLengths) {
   const ModelFile m = ModelFile::random(tiny_config(), 5);
   auto predictor = make_cpu_predictor(m, 4);  // fewer slots than chunks: slots are reused
   const auto tokenizer = Tokenizer::bytes();
-  for (const bool matches : {false, true}) {
+  for (const Matching matching : {Matching::None, Matching::Chunk, Matching::Frame}) {
     std::vector<CodedChunk> chunks(12);
     for (std::size_t i = 0; i < chunks.size(); ++i) {
       std::string s = random_bytes(i * 37, static_cast<unsigned>(i));
       if (i % 2) s = s.substr(0, i * 5) + s.substr(0, i * 5) + s.substr(i, i * 9) + s.substr(0, i * 5);
       chunks[i].symbols.assign(s.begin(), s.end());
       for (auto& v : chunks[i].symbols) v &= 0xFF;
-      chunks[i].matches = matches;
+      chunks[i].matching = matching;
+      chunks[i].frame = i < 7 ? 0 : 1;
     }
     encode_chunks(*predictor, chunks, 0, chunks.size());
     std::vector<DecodeTask> tasks;
     for (auto& c : chunks)
       tasks.push_back({c.payload.data(), c.payload.size(), static_cast<std::uint32_t>(c.symbols.size()),
-                       static_cast<std::uint32_t>(c.symbols.size()), matches, {}});
+                       static_cast<std::uint32_t>(c.symbols.size()), c.matching, c.frame, {}});
     decode_chunks(*predictor, *tokenizer, tasks, 0, tasks.size());
     for (std::size_t i = 0; i < chunks.size(); ++i) {
       std::string expected;
       tokenizer->decode(chunks[i].symbols.data(), chunks[i].symbols.size(), expected);
-      EXPECT_EQ(tasks[i].bytes, expected) << i << " matches " << matches;
+      EXPECT_EQ(tasks[i].bytes, expected) << i << " matching " << static_cast<int>(matching);
       // The coder stays within a few bytes of the model's ideal length.
       EXPECT_LE(chunks[i].payload.size() * 8.0, chunks[i].ideal_bits + 80) << i;
     }
@@ -156,7 +158,7 @@ TEST(ChunkCoder, MatchesShrinkRepeats) {
     const std::string s = part + part + part;
     chunks[i].symbols.assign(s.begin(), s.end());
     for (auto& v : chunks[i].symbols) v &= 0xFF;
-    chunks[i].matches = i == 1;
+    chunks[i].matching = i == 1 ? Matching::Chunk : Matching::None;
   }
   encode_chunks(*predictor, chunks, 0, chunks.size());
   // The first copy costs what it costs without matches; the two repeats almost nothing.
@@ -171,7 +173,7 @@ TEST(ChunkCoder, CorruptChunkStopsAtTheEndOfItsPayload) {
   const auto tokenizer = Tokenizer::bytes();
   const std::uint8_t payload[] = {0x9c, 0x41, 0xe7, 0x05};
   std::vector<DecodeTask> tasks;
-  tasks.push_back({payload, sizeof payload, 1000000, 1000000, true, {}});
+  tasks.push_back({payload, sizeof payload, 1000000, 1000000, Matching::Frame, 0, {}});
   decode_chunks(*predictor, *tokenizer, tasks, 0, tasks.size());
   EXPECT_TRUE(tasks[0].overrun);
   EXPECT_LT(tasks[0].bytes.size(), 100u);
@@ -210,7 +212,7 @@ TEST(Engine, DecodesChunksCodedWithoutMatches) {
   std::vector<CodedChunk> chunks(2);
   for (std::size_t i = 0; i < chunks.size(); ++i) {
     tokenizer->encode(reinterpret_cast<const std::uint8_t*>(parts[i].data()), parts[i].size(), chunks[i].symbols);
-    chunks[i].matches = i == 1;
+    chunks[i].matching = i == 1 ? Matching::Chunk : Matching::None;
   }
   encode_chunks(*predictor, chunks, 0, chunks.size());
   std::ostringstream out;

@@ -1,0 +1,191 @@
+#include "model/parallel_predictor.h"
+
+#include <algorithm>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+
+namespace lmzip {
+
+namespace {
+
+class ParallelPredictor : public Predictor {
+ public:
+  explicit ParallelPredictor(std::vector<std::unique_ptr<Predictor>> parts)
+      : parts_(std::move(parts)), rows_(parts_.size()) {
+    if (parts_.empty()) throw std::invalid_argument("parallel predictor without parts");
+    max_streams_ = parts_[0]->max_streams() * static_cast<std::uint32_t>(parts_.size());
+    for (const auto& p : parts_) {
+      if (p->vocab_size() != parts_[0]->vocab_size() || p->max_streams() != parts_[0]->max_streams())
+        throw std::invalid_argument("parallel predictor parts differ");
+    }
+    for (std::size_t k = 1; k < parts_.size(); ++k) workers_.emplace_back([this, k] { work(k); });
+  }
+
+  ~ParallelPredictor() override {
+    {
+      const std::lock_guard<std::mutex> lock(mutex_);
+      stopping_ = true;
+      ++generation_;
+    }
+    wake_.notify_all();
+    for (auto& w : workers_) w.join();
+  }
+
+  std::uint32_t vocab_size() const override { return parts_[0]->vocab_size(); }
+  std::uint32_t max_streams() const override { return max_streams_; }
+  void reset(std::uint32_t slot) override { parts_[part(slot)]->reset(local(slot)); }
+
+  void step(const std::uint32_t* slots, const std::uint32_t* symbols, std::size_t count,
+            std::uint32_t* freqs) override {
+    split(slots, symbols, count);
+    const std::size_t V = vocab_size();
+    std::vector<std::vector<std::uint32_t>> tables(parts_.size());
+    run([&](std::size_t k) {
+      Rows& r = rows_[k];
+      tables[k].resize(r.index.size() * V);
+      if (!r.index.empty()) parts_[k]->step(r.slots.data(), r.symbols.data(), r.index.size(), tables[k].data());
+    });
+    for (std::size_t k = 0; k < parts_.size(); ++k)
+      for (std::size_t j = 0; j < rows_[k].index.size(); ++j)
+        std::copy_n(tables[k].data() + j * V, V, freqs + rows_[k].index[j] * V);
+  }
+
+  void advance(const std::uint32_t* slots, const std::uint32_t* symbols, std::size_t count) override {
+    split(slots, symbols, count);
+    run([&](std::size_t k) {
+      Rows& r = rows_[k];
+      if (!r.index.empty()) parts_[k]->advance(r.slots.data(), r.symbols.data(), r.index.size());
+    });
+  }
+
+  void ranges_of(const std::uint32_t* symbols, SymbolRange* out) override {
+    run([&](std::size_t k) {
+      Rows& r = rows_[k];
+      if (r.index.empty()) return;
+      for (std::size_t j = 0; j < r.index.size(); ++j) r.symbols[j] = symbols[r.index[j]];
+      r.ranges.resize(r.index.size());
+      parts_[k]->ranges_of(r.symbols.data(), r.ranges.data());
+      for (std::size_t j = 0; j < r.index.size(); ++j) out[r.index[j]] = r.ranges[j];
+    });
+  }
+
+  void totals(std::uint64_t* totals) override {
+    run([&](std::size_t k) {
+      Rows& r = rows_[k];
+      if (r.index.empty()) return;
+      r.targets.resize(r.index.size());
+      parts_[k]->totals(r.targets.data());
+      for (std::size_t j = 0; j < r.index.size(); ++j) totals[r.index[j]] = r.targets[j];
+    });
+  }
+
+  void find(const std::uint64_t* targets, SymbolRange* out) override {
+    run([&](std::size_t k) {
+      Rows& r = rows_[k];
+      if (r.index.empty()) return;
+      r.targets.resize(r.index.size());
+      for (std::size_t j = 0; j < r.index.size(); ++j) r.targets[j] = targets[r.index[j]];
+      r.ranges.resize(r.index.size());
+      parts_[k]->find(r.targets.data(), r.ranges.data());
+      for (std::size_t j = 0; j < r.index.size(); ++j) out[r.index[j]] = r.ranges[j];
+    });
+  }
+
+ private:
+  // Part k's rows of the last step: their index in the batch, local slots, symbols.
+  struct Rows {
+    std::vector<std::size_t> index;
+    std::vector<std::uint32_t> slots, symbols;
+    std::vector<SymbolRange> ranges;
+    std::vector<std::uint64_t> targets;
+  };
+
+  std::size_t part(std::uint32_t slot) const { return slot % parts_.size(); }
+  std::uint32_t local(std::uint32_t slot) const { return slot / static_cast<std::uint32_t>(parts_.size()); }
+
+  void split(const std::uint32_t* slots, const std::uint32_t* symbols, std::size_t count) {
+    for (Rows& r : rows_) {
+      r.index.clear();
+      r.slots.clear();
+      r.symbols.clear();
+    }
+    for (std::size_t i = 0; i < count; ++i) {
+      Rows& r = rows_[part(slots[i])];
+      r.index.push_back(i);
+      r.slots.push_back(local(slots[i]));
+      r.symbols.push_back(symbols[i]);
+    }
+    set_advanced_rows(count);
+  }
+
+  // Runs job(k) for every part, part 0 on the calling thread; rethrows the first error.
+  void run(const std::function<void(std::size_t)>& job) {
+    {
+      const std::lock_guard<std::mutex> lock(mutex_);
+      job_ = &job;
+      pending_ = workers_.size();
+      errors_.assign(parts_.size(), nullptr);
+      ++generation_;
+    }
+    wake_.notify_all();
+    try {
+      job(0);
+    } catch (...) {
+      errors_[0] = std::current_exception();
+    }
+    std::unique_lock<std::mutex> lock(mutex_);
+    done_.wait(lock, [this] { return pending_ == 0; });
+    job_ = nullptr;
+    for (auto& e : errors_)
+      if (e) std::rethrow_exception(e);
+  }
+
+  void work(std::size_t k) {
+    std::uint64_t seen = 0;
+    while (true) {
+      const std::function<void(std::size_t)>* job;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        wake_.wait(lock, [&] { return generation_ != seen; });
+        seen = generation_;
+        if (stopping_) return;
+        job = job_;
+      }
+      std::exception_ptr error;
+      try {
+        (*job)(k);
+      } catch (...) {
+        error = std::current_exception();
+      }
+      {
+        const std::lock_guard<std::mutex> lock(mutex_);
+        errors_[k] = error;
+        if (--pending_ == 0) done_.notify_one();
+      }
+    }
+  }
+
+  std::vector<std::unique_ptr<Predictor>> parts_;
+  std::uint32_t max_streams_ = 0;
+  std::vector<Rows> rows_;
+  std::vector<std::thread> workers_;
+  std::mutex mutex_;
+  std::condition_variable wake_, done_;
+  const std::function<void(std::size_t)>* job_ = nullptr;
+  std::size_t pending_ = 0;
+  std::uint64_t generation_ = 0;
+  bool stopping_ = false;
+  std::vector<std::exception_ptr> errors_;
+};
+
+}  // namespace
+
+std::unique_ptr<Predictor> make_parallel_predictor(std::vector<std::unique_ptr<Predictor>> parts) {
+  if (parts.size() == 1) return std::move(parts[0]);
+  return std::make_unique<ParallelPredictor>(std::move(parts));
+}
+
+}  // namespace lmzip
