@@ -6,8 +6,8 @@
 // Without --model it uses a fixed-seed model of the shape: 4 layers,
 // 256 wide, 256 symbols, a 256-symbol window. Each of the streams codes
 // `length` symbols (from --input, or generated text), so most steps attend
-// over the full window. --groups N splits the streams into N groups, each
-// with its own predictor on its own thread and single-threaded GEMMs (what
+// over the full window. --groups N splits each step's streams between N
+// predictors, each on its own thread with single-threaded GEMMs (what
 // `lmzip -T N` does); the ceiling is then measured the same way.
 #include <ATen/ATen.h>
 
@@ -23,6 +23,7 @@
 #include "engine/chunk_coder.h"
 #include "model/model_file.h"
 #include "model/network.h"
+#include "model/parallel_predictor.h"
 
 using namespace lmzip;
 using Clock = std::chrono::steady_clock;
@@ -110,7 +111,7 @@ int main(int argc, char** argv) {
   const double symbols = static_cast<double>(streams) * length;
 
   if (groups > 1) set_cpu_gemm_threads(1);
-  // Runs fn(group, first, last) on one thread per group.
+  // Runs fn(group, first, last) on one thread per group (the ceiling's GEMMs).
   auto in_groups = [&](auto fn) {
     std::vector<std::thread> threads;
     for (std::uint32_t g = 0; g < groups; ++g)
@@ -124,12 +125,11 @@ int main(int argc, char** argv) {
   double ceiling = 0;
   for (double r : rates) ceiling += r;
 
-  std::vector<std::unique_ptr<Predictor>> predictors;
-  for (std::uint32_t g = 0; g < groups; ++g) predictors.push_back(make_cpu_predictor(model, streams / groups + 1));
+  std::vector<std::unique_ptr<Predictor>> parts;
+  for (std::uint32_t g = 0; g < groups; ++g) parts.push_back(make_cpu_predictor(model, streams / groups + 1));
+  auto predictor = make_parallel_predictor(std::move(parts));
   auto t0 = Clock::now();
-  in_groups([&](std::uint32_t g, std::size_t first, std::size_t last) {
-    encode_chunks(*predictors[g], chunks, first, last);
-  });
+  encode_chunks(*predictor, chunks, 0, chunks.size());
   const double encode_rate = symbols / seconds_since(t0);
 
   std::vector<DecodeTask> tasks;
@@ -142,9 +142,7 @@ int main(int argc, char** argv) {
     coded_bytes += ch.payload.size();
   }
   t0 = Clock::now();
-  in_groups([&](std::uint32_t g, std::size_t first, std::size_t last) {
-    decode_chunks(*predictors[g], *tokenizer, tasks, first, last);
-  });
+  decode_chunks(*predictor, *tokenizer, tasks, 0, tasks.size());
   const double decode_rate = symbols / seconds_since(t0);
   for (std::size_t i = 0; i < chunks.size(); ++i) {
     std::string original;

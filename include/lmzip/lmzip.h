@@ -47,7 +47,7 @@ using ProgressFn = std::function<void(std::uint64_t in, std::uint64_t out)>;
 struct CompressOptions {
   ModelSearch models;
   int level = 5;            // 1..9; picks the model when models.explicit_path is empty
-  int threads = 1;          // independent worker groups; output does not depend on it
+  int threads = 1;          // threads sharing each model step; output does not depend on it
   std::string device = "auto";  // "cpu", "cuda", or "auto" (cuda when built in and present); output does not depend on it
   std::uint32_t chunk_bytes = 0;  // 0: the model's default
   ProgressFn progress;

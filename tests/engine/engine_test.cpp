@@ -165,6 +165,31 @@ TEST(ChunkCoder, MatchesShrinkRepeats) {
   EXPECT_LT(chunks[1].payload.size(), chunks[0].payload.size() / 3 + 100);
 }
 
+// Frame matches: a chunk finds a passage that another chunk of its frame
+// coded earlier in the lock-step, and decodes; in a frame of its own it cannot.
+TEST(ChunkCoder, FrameMatchesFindOtherChunksOfTheFrame) {
+  const ModelFile m = ModelFile::random(tiny_config(), 5);
+  auto predictor = make_cpu_predictor(m, 4);
+  const auto tokenizer = Tokenizer::bytes();
+  const std::string passage = random_bytes(3000, 9);
+  const std::vector<std::string> texts = {passage + random_bytes(3000, 10), random_bytes(3000, 11) + passage,
+                                          random_bytes(3000, 11) + passage};
+  std::vector<CodedChunk> chunks(3);
+  for (std::size_t i = 0; i < chunks.size(); ++i) {
+    chunks[i].symbols.assign(texts[i].begin(), texts[i].end());
+    for (auto& v : chunks[i].symbols) v &= 0xFF;
+    chunks[i].frame = i < 2 ? 0 : 1;
+  }
+  encode_chunks(*predictor, chunks, 0, chunks.size());
+  EXPECT_LT(chunks[1].payload.size(), chunks[2].payload.size() * 6 / 10);
+  std::vector<DecodeTask> tasks;
+  for (auto& c : chunks)
+    tasks.push_back({c.payload.data(), c.payload.size(), static_cast<std::uint32_t>(c.symbols.size()),
+                     static_cast<std::uint32_t>(c.symbols.size()), c.matching, c.frame, {}});
+  decode_chunks(*predictor, *tokenizer, tasks, 0, tasks.size());
+  for (std::size_t i = 0; i < chunks.size(); ++i) EXPECT_EQ(tasks[i].bytes, texts[i]) << i;
+}
+
 // A hostile chunk declaring a million symbols over a 4-byte payload stops
 // once its range decoder runs past the payload, not a million steps later.
 TEST(ChunkCoder, CorruptChunkStopsAtTheEndOfItsPayload) {

@@ -3,11 +3,13 @@
 #include <ATen/Parallel.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
 #include <vector>
 
 #include "hash/sha256.h"
 #include "model/network.h"
+#include "model/parallel_predictor.h"
 #include "predictor_checks.h"
 
 namespace lmzip {
@@ -57,6 +59,37 @@ TEST(Network, CodingInterfaceMatchesTables) {
     tables_side->step(slots.data(), symbols.data(), n, f.data());
     coding_side->advance(slots.data(), symbols.data(), n);
     testing::expect_coding_matches_tables(*coding_side, f.data(), n, rng);
+  }
+}
+
+// Two and three predictors on threads of their own, stepping one batch, give
+// one predictor's tables and coding answers, whichever slots the rows use.
+TEST(Network, ParallelPredictorMatchesOnePredictor) {
+  const ModelFile m = ModelFile::random(small_config(), 13);
+  for (std::size_t parts_count : {2u, 3u}) {
+    auto single = make_cpu_predictor(m, 12);
+    std::vector<std::unique_ptr<Predictor>> parts;
+    for (std::size_t k = 0; k < parts_count; ++k) parts.push_back(make_cpu_predictor(m, 12 / parts_count));
+    auto parallel = make_parallel_predictor(std::move(parts));
+    ASSERT_EQ(parallel->max_streams(), 12u);
+    std::mt19937 rng(9);
+    std::vector<std::uint32_t> slots(12), symbols(12), f(12 * 256), g(12 * 256);
+    for (std::uint32_t s = 0; s < 12; ++s) {
+      slots[s] = (s * 5 + 3) % 12;  // rows in no particular slot order
+      single->reset(s);
+      parallel->reset(s);
+    }
+    for (std::size_t n : {12u, 1u, 7u, 12u, 2u, 5u}) {
+      for (std::size_t i = 0; i < n; ++i) symbols[i] = rng() % 257;
+      single->step(slots.data(), symbols.data(), n, f.data());
+      if (n % 2) {
+        parallel->step(slots.data(), symbols.data(), n, g.data());
+        ASSERT_TRUE(std::equal(f.begin(), f.begin() + n * 256, g.begin())) << parts_count << " parts, " << n << " rows";
+      } else {
+        parallel->advance(slots.data(), symbols.data(), n);
+        testing::expect_coding_matches_tables(*parallel, f.data(), n, rng);
+      }
+    }
   }
 }
 
