@@ -172,6 +172,38 @@ void write_out(std::ostream& out, const char* data, std::size_t size) {
   if (!out) throw Error(Error::Kind::Io, "write error");
 }
 
+// Encodes the chunks, each of sizes[i] bytes. The decoder sees a chunk's
+// history only if the chunk is coded; one that does not shrink is stored, so
+// the other chunks of its frame, which saw it, are coded again without it
+// (until none fails: each round stores one more chunk or ends).
+void encode_frames(Predictor& predictor, std::vector<CodedChunk>& chunks, const std::vector<std::size_t>& sizes) {
+  encode_chunks(predictor, chunks, 0, chunks.size());
+  std::vector<bool> stored(chunks.size(), false);
+  while (true) {
+    std::vector<bool> redo_frame;
+    for (std::size_t i = 0; i < chunks.size(); ++i) {
+      if (stored[i] || chunks[i].matching != Matching::Frame || chunks[i].payload.size() < sizes[i]) continue;
+      stored[i] = true;
+      if (redo_frame.size() <= chunks[i].frame) redo_frame.resize(chunks[i].frame + 1, false);
+      redo_frame[chunks[i].frame] = true;
+    }
+    std::vector<std::size_t> redo;
+    for (std::size_t i = 0; i < chunks.size(); ++i)
+      if (!stored[i] && chunks[i].frame < redo_frame.size() && redo_frame[chunks[i].frame] &&
+          chunks[i].matching == Matching::Frame)
+        redo.push_back(i);
+    if (redo.empty()) return;
+    std::vector<CodedChunk> again(redo.size());
+    for (std::size_t j = 0; j < redo.size(); ++j) {
+      again[j].symbols = std::move(chunks[redo[j]].symbols);
+      again[j].matching = chunks[redo[j]].matching;
+      again[j].frame = chunks[redo[j]].frame;
+    }
+    encode_chunks(predictor, again, 0, again.size());
+    for (std::size_t j = 0; j < redo.size(); ++j) chunks[redo[j]] = std::move(again[j]);
+  }
+}
+
 }  // namespace
 
 // A function try block: ContainerWriter reports a failed write as
@@ -237,7 +269,7 @@ Stats compress(std::istream& in, std::ostream& out, const CompressOptions& optio
                                    chunks[c].symbols);
     });
     if (!chunks.empty())
-      encode_chunks(session->predictor(batching.groups, batching.streams()), chunks, 0, chunks.size());
+      encode_frames(session->predictor(batching.groups, batching.streams()), chunks, chunk_size);
 
     for (std::size_t fi = 0; fi < frames; ++fi) {
       const PendingFrame& f = pending[fi];
