@@ -1,8 +1,9 @@
-// A chunk's own history as a second predictor: when the last few symbols
-// occurred before in the chunk, the symbol that followed them then is likely
-// next (logs, code, tables, repeated phrases: what a small network cannot
-// hold). Integer-only and a pure function of the chunk's symbols so far, so
-// encoder and decoder agree on every machine; docs/format.md defines it.
+// History as a second predictor: when the last few symbols occurred before
+// (in the chunk, or in another chunk of its frame so far in the lock-step),
+// the symbol that followed them then is likely next (logs, code, tables,
+// repeated phrases: what a small network cannot hold). Integer-only and a
+// pure function of the symbols coded so far, so encoder and decoder agree on
+// every machine; docs/format.md defines it.
 #pragma once
 #include <cstdint>
 #include <optional>
