@@ -2,40 +2,35 @@
 
 #include "coder/range_coder.h"
 #include "engine/batch_engine.h"
-#include "engine/match_model.h"
+#include "engine/table_mixer.h"
 
 namespace lmzip {
 
 void encode_chunks(Predictor& predictor, std::vector<CodedChunk>& chunks, std::size_t first, std::size_t last) {
   std::vector<std::uint32_t> lengths;
   std::vector<RangeEncoder> encoders;
+  std::vector<MatchModels::Chunk> setup;
   encoders.reserve(last - first);
   for (std::size_t i = first; i < last; ++i) {
     lengths.push_back(static_cast<std::uint32_t>(chunks[i].symbols.size()));
     encoders.emplace_back(chunks[i].payload);
+    setup.push_back({chunks[i].frame, lengths.back(), chunks[i].matching});
   }
-  std::vector<MatchModels::Chunk> setup;
-  for (std::size_t i = first; i < last; ++i)
-    setup.push_back({chunks[i].frame, lengths[i - first], chunks[i].matching});
-  MatchModels matches(std::move(setup));
-  std::vector<SymbolRange> ranges, predicted_ranges;
+  TableMixer mixer(setup);
+  std::vector<SymbolRange> ranges;
   run_lockstep(predictor, lengths,
                [&](const std::uint32_t* ids, const std::uint32_t* positions, std::size_t n, std::uint32_t* next) {
                  ranges.resize(n);
-                 predicted_ranges.resize(n);
-                 if (matches.predict(ids, positions, n)) {
-                   predictor.ranges_of(matches.predicted(), predicted_ranges.data());
-                   for (std::size_t i = 0; i < n; ++i) matches.boost(i, predicted_ranges[i]);
-                 }
+                 mixer.prepare(predictor, ids, positions, n);
                  for (std::size_t i = 0; i < n; ++i) next[i] = chunks[first + ids[i]].symbols[positions[i]];
                  predictor.ranges_of(next, ranges.data());
                  for (std::size_t i = 0; i < n; ++i) {
-                   const SymbolRange r = matches.mixed(i, ranges[i]);
+                   const SymbolRange r = mixer.mixed(i, ranges[i]);
                    encoders[ids[i]].encode(r.below, r.freq, r.total);
                    chunks[first + ids[i]].ideal_bits += ideal_bits(r.freq, r.total);
-                   matches.update(i, next[i], positions[i] + 1 == lengths[ids[i]]);
+                   mixer.update(i, r, positions[i] + 1 == lengths[ids[i]]);
                  }
-                 matches.end_step(ids, n);
+                 mixer.end_step(ids, n);
                });
   for (auto& e : encoders) e.finish();
 }
@@ -44,46 +39,38 @@ void decode_chunks(Predictor& predictor, const Tokenizer& tokenizer, std::vector
                   std::size_t last) {
   std::vector<std::uint32_t> lengths;
   std::vector<RangeDecoder> decoders;
+  std::vector<MatchModels::Chunk> setup;
   decoders.reserve(last - first);
   for (std::size_t i = first; i < last; ++i) {
     lengths.push_back(tasks[i].symbol_count);
     decoders.emplace_back(tasks[i].payload, tasks[i].payload_size);
+    setup.push_back({tasks[i].frame, lengths.back(), tasks[i].matching});
   }
-  std::vector<MatchModels::Chunk> setup;
-  for (std::size_t i = first; i < last; ++i) setup.push_back({tasks[i].frame, lengths[i - first], tasks[i].matching});
-  MatchModels matches(std::move(setup));
+  TableMixer mixer(setup);
   std::vector<std::uint64_t> targets;
-  std::vector<SymbolRange> ranges, predicted_ranges;
+  std::vector<SymbolRange> ranges;
   run_lockstep(predictor, lengths,
                [&](const std::uint32_t* ids, const std::uint32_t* positions, std::size_t n, std::uint32_t* next) {
                  targets.resize(n);
                  ranges.resize(n);
-                 predicted_ranges.resize(n);
-                 matches.predict(ids, positions, n);
-                 // The predicted symbol's range also gives each table's total.
-                 predictor.ranges_of(matches.predicted(), predicted_ranges.data());
-                 for (std::size_t i = 0; i < n; ++i) {
-                   const SymbolRange& p = predicted_ranges[i];
-                   const std::uint64_t boost = matches.boost(i, p);
-                   // The target in the mixed table, mapped back into the network's.
-                   const std::uint64_t t = decoders[ids[i]].target(p.total + boost);
-                   targets[i] = t < p.below ? t : t < p.below + p.freq + boost ? p.below : t - boost;
-                 }
+                 mixer.prepare(predictor, ids, positions, n);
+                 for (std::size_t i = 0; i < n; ++i)
+                   targets[i] = mixer.network_target(i, decoders[ids[i]].target(mixer.total(i)));
                  predictor.find(targets.data(), ranges.data());
                  for (std::size_t i = 0; i < n; ++i) {
                    DecodeTask& task = tasks[first + ids[i]];
                    RangeDecoder& d = decoders[ids[i]];
-                   const SymbolRange r = matches.mixed(i, ranges[i]);
+                   const SymbolRange r = mixer.mixed(i, ranges[i]);
                    d.consume(r.below, r.freq);
                    tokenizer.decode(&r.symbol, 1, task.bytes);
                    // A corrupt chunk may want more bytes than its payload or
                    // decode into more than it declares: stop it there.
                    if (task.bytes.size() > task.original_size) task.overflow = true;
                    const bool retire = task.overflow || d.overrun();
-                   matches.update(i, r.symbol, retire || positions[i] + 1 == lengths[ids[i]]);
+                   mixer.update(i, r, retire || positions[i] + 1 == lengths[ids[i]]);
                    next[i] = retire ? kRetireChunk : r.symbol;
                  }
-                 matches.end_step(ids, n);
+                 mixer.end_step(ids, n);
                });
   for (std::size_t i = first; i < last; ++i) tasks[i].overrun = decoders[i - first].overrun();
 }

@@ -12,11 +12,11 @@
 namespace lmzip {
 
 // One chunk's symbols coded with the model and the matches `matching` says
-// (container chunk modes 1, 2, 3). Frame matches look at the chunks of the
+// (container chunk modes 1 to 4). Frame matches look at the chunks of the
 // same `frame` (numbered within the call).
 struct CodedChunk {
   std::vector<std::uint32_t> symbols;
-  Matching matching = Matching::Frame;
+  Matching matching = Matching::FrameCounts;
   std::uint32_t frame = 0;
   std::vector<std::uint8_t> payload;
   double ideal_bits = 0;  // sum of -log2 p over the symbols

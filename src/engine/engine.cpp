@@ -144,13 +144,16 @@ ChunkMode chunk_mode(Matching matching) {
     case Matching::Chunk:
       return ChunkMode::CodedMatched;
     case Matching::Frame:
+      return ChunkMode::CodedFrameMatched;
+    case Matching::FrameCounts:
       break;
   }
-  return ChunkMode::CodedFrameMatched;
+  return ChunkMode::CodedFrameCounted;
 }
 
 Matching matching_of(ChunkMode mode) {
-  return mode == ChunkMode::CodedFrameMatched ? Matching::Frame
+  return mode == ChunkMode::CodedFrameCounted   ? Matching::FrameCounts
+         : mode == ChunkMode::CodedFrameMatched ? Matching::Frame
          : mode == ChunkMode::CodedMatched    ? Matching::Chunk
                                               : Matching::None;
 }
@@ -182,7 +185,7 @@ void encode_frames(Predictor& predictor, std::vector<CodedChunk>& chunks, const 
   while (true) {
     std::vector<bool> redo_frame;
     for (std::size_t i = 0; i < chunks.size(); ++i) {
-      if (stored[i] || chunks[i].matching != Matching::Frame || chunks[i].payload.size() < sizes[i]) continue;
+      if (stored[i] || !shares_frame(chunks[i].matching) || chunks[i].payload.size() < sizes[i]) continue;
       stored[i] = true;
       if (redo_frame.size() <= chunks[i].frame) redo_frame.resize(chunks[i].frame + 1, false);
       redo_frame[chunks[i].frame] = true;
@@ -190,7 +193,7 @@ void encode_frames(Predictor& predictor, std::vector<CodedChunk>& chunks, const 
     std::vector<std::size_t> redo;
     for (std::size_t i = 0; i < chunks.size(); ++i)
       if (!stored[i] && chunks[i].frame < redo_frame.size() && redo_frame[chunks[i].frame] &&
-          chunks[i].matching == Matching::Frame)
+          shares_frame(chunks[i].matching))
         redo.push_back(i);
     if (redo.empty()) return;
     std::vector<CodedChunk> again(redo.size());

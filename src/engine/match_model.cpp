@@ -109,21 +109,13 @@ void MatchModel::update(std::uint32_t symbol) {
   seen = n + 1;
 }
 
-SymbolRange mix_range(const SymbolRange& r, std::uint32_t predicted, std::uint64_t boost) {
-  SymbolRange m = r;
-  m.total += boost;
-  if (r.symbol == predicted) m.freq = static_cast<std::uint32_t>(r.freq + boost);
-  if (r.symbol > predicted) m.below += boost;
-  return m;
-}
-
-MatchModels::MatchModels(std::vector<Chunk> chunks)
-    : chunks_(std::move(chunks)), models_(chunks_.size()), frame_matches_(chunks_.size()) {
+MatchModels::MatchModels(const std::vector<Chunk>& chunks)
+    : chunks_(chunks), models_(chunks_.size()), frame_matches_(chunks_.size()) {
   // A frame's table has 2^10..2^17 buckets of kWays (at most 4 MiB), about one
   // entry a declared symbol.
   std::vector<std::uint64_t> frame_symbols;
   for (const Chunk& c : chunks_) {
-    if (c.matching != Matching::Frame) continue;
+    if (!shares_frame(c.matching)) continue;
     if (frame_symbols.size() <= c.frame) frame_symbols.resize(c.frame + 1, 0);
     frame_symbols[c.frame] += c.symbol_count;
   }
@@ -144,7 +136,6 @@ bool MatchModels::predict(const std::uint32_t* ids, const std::uint32_t* positio
   row_ids_.assign(ids, ids + n);
   sources_.assign(n, Source::None);
   predicted_.assign(n, 0);
-  boosts_.assign(n, 0);
   bool any = false;
   for (std::size_t i = 0; i < n; ++i) {
     const std::uint32_t id = ids[i];
@@ -170,15 +161,13 @@ std::uint64_t MatchModels::boost(std::size_t i, const SymbolRange& r) {
   const std::uint32_t id = row_ids_[i];
   switch (sources_[i]) {
     case Source::Chunk:
-      boosts_[i] = models_[id]->boost(r);
-      break;
+      return models_[id]->boost(r);
     case Source::Frame:
-      boosts_[i] = frame_matches_[id].rates.boost(frame_matches_[id].length, r);
-      break;
+      return frame_matches_[id].rates.boost(frame_matches_[id].length, r);
     case Source::None:
-      boosts_[i] = 0;
+      break;
   }
-  return boosts_[i];
+  return 0;
 }
 
 void MatchModels::update(std::size_t i, std::uint32_t symbol, bool last) {
@@ -199,14 +188,14 @@ void MatchModels::update(std::size_t i, std::uint32_t symbol, bool last) {
   }
   m->update(symbol);
   // Frame chunks keep their history for the others till the run ends.
-  if (last && chunks_[id].matching != Matching::Frame) m.reset();
+  if (last && !shares_frame(chunks_[id].matching)) m.reset();
 }
 
 void MatchModels::end_step(const std::uint32_t* ids, std::size_t n) {
   // Lookups first, so that every row sees the table as of the step's start.
   for (std::size_t i = 0; i < n; ++i) {
     const std::uint32_t id = ids[i];
-    if (chunks_[id].matching != Matching::Frame || !models_[id]) continue;
+    if (!shares_frame(chunks_[id].matching) || !models_[id]) continue;
     FrameMatch& f = frame_matches_[id];
     const auto& h = models_[id]->history();
     const auto size = static_cast<std::uint32_t>(h.size());
@@ -235,7 +224,7 @@ void MatchModels::end_step(const std::uint32_t* ids, std::size_t n) {
   // Each row's newest context whose next symbol is known: the one before its last symbol.
   for (std::size_t i = 0; i < n; ++i) {
     const std::uint32_t id = ids[i];
-    if (chunks_[id].matching != Matching::Frame || !models_[id]) continue;
+    if (!shares_frame(chunks_[id].matching) || !models_[id]) continue;
     const auto& h = models_[id]->history();
     const auto size = static_cast<std::uint32_t>(h.size());
     if (size < kFrameContext + 1) continue;

@@ -67,17 +67,17 @@ class MatchModel {
   HitRates rates_;
 };
 
-// The range of `symbol` in the mixed table, given its range in the network's
-// table (symbol_range), the predicted symbol and the boost.
-SymbolRange mix_range(const SymbolRange& symbol_range, std::uint32_t predicted, std::uint64_t boost);
-
-// How a chunk uses matches (container chunk modes 1, 2 and 3).
+// How a chunk uses matches (container chunk modes 1, 2, 3 and 4).
 enum class Matching : std::uint8_t {
   None,   // the network alone
   Chunk,  // its own history (MatchModel)
   Frame,  // its own history, and where it has no match there, the history of
           // every other Frame chunk of its frame, as far as the lock-step has got
+  FrameCounts,  // as Frame, with the frame's context counts (ContextCounts) mixed in first
 };
+
+// Whether chunks of this kind see each other within a frame.
+inline bool shares_frame(Matching m) { return m == Matching::Frame || m == Matching::FrameCounts; }
 
 // The match models of the chunks of one lock-step run. Chunk i of the run
 // belongs to frame frames[i]; frame matches look only within a frame, so
@@ -89,17 +89,17 @@ class MatchModels {
     std::uint32_t symbol_count = 0;
     Matching matching = Matching::None;
   };
-  explicit MatchModels(std::vector<Chunk> chunks);
+  explicit MatchModels(const std::vector<Chunk>& chunks);
 
   // Before a step (rows are in ascending chunk order): starts the models of
   // chunks at position 0 and picks each row's prediction; false if none.
   bool predict(const std::uint32_t* ids, const std::uint32_t* positions, std::size_t n);
-  // Row i's predicted symbol (0 where none): the rows' array for ranges_of().
+  bool predicts(std::size_t i) const { return sources_[i] != Source::None; }
+  // Row i's predicted symbol (0 where none).
   const std::uint32_t* predicted() const { return predicted_.data(); }
-  // Row i's boost, given the network's range of its predicted symbol.
+  // Row i's boost (as MatchModel::boost), given the range of its predicted
+  // symbol in the table it raises.
   std::uint64_t boost(std::size_t i, const SymbolRange& predicted_range);
-  // Row i's range in its mixed table.
-  SymbolRange mixed(std::size_t i, const SymbolRange& r) const { return mix_range(r, predicted_[i], boosts_[i]); }
   // After row i coded `symbol`; `last`: the chunk's last symbol.
   void update(std::size_t i, std::uint32_t symbol, bool last);
   // After every row of the step is updated: frame matches are looked up and
@@ -127,7 +127,6 @@ class MatchModels {
   std::vector<std::uint32_t> row_ids_;
   std::vector<Source> sources_;
   std::vector<std::uint32_t> predicted_;
-  std::vector<std::uint64_t> boosts_;
 };
 
 }  // namespace lmzip

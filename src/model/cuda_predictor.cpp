@@ -315,13 +315,6 @@ class CudaPredictor final : public Predictor {
     download(out, device_ranges(), n * sizeof(SymbolRange));
   }
 
-  void totals(std::uint64_t* totals) override {
-    const std::size_t n = advanced_rows();
-    if (n == 0) return;
-    c10::cuda::CUDAGuard device_guard(device_);
-    download(totals, device_totals(), n * sizeof(std::uint64_t));
-  }
-
   void find(const std::uint64_t* targets, SymbolRange* out) override {
     const std::size_t n = advanced_rows();
     if (n == 0) return;

@@ -72,13 +72,17 @@ class ParallelPredictor : public Predictor {
     });
   }
 
-  void totals(std::uint64_t* totals) override {
+  void ranges_of_many(const std::uint32_t* symbols, std::size_t per_row, SymbolRange* out) override {
     run([&](std::size_t k) {
       Rows& r = rows_[k];
       if (r.index.empty()) return;
-      r.targets.resize(r.index.size());
-      parts_[k]->totals(r.targets.data());
-      for (std::size_t j = 0; j < r.index.size(); ++j) totals[r.index[j]] = r.targets[j];
+      r.symbols.resize(r.index.size() * per_row);
+      for (std::size_t j = 0; j < r.index.size(); ++j)
+        std::copy_n(symbols + r.index[j] * per_row, per_row, r.symbols.data() + j * per_row);
+      r.ranges.resize(r.index.size() * per_row);
+      parts_[k]->ranges_of_many(r.symbols.data(), per_row, r.ranges.data());
+      for (std::size_t j = 0; j < r.index.size(); ++j)
+        std::copy_n(r.ranges.data() + j * per_row, per_row, out + r.index[j] * per_row);
     });
   }
 

@@ -10,6 +10,7 @@ void Predictor::advance(const std::uint32_t* slots, const std::uint32_t* symbols
   tables_.resize(count * vocab_size());
   step(slots, symbols, count, tables_.data());
   rows_ = count;
+  host_tables_ = true;
 }
 
 void Predictor::ranges_of(const std::uint32_t* symbols, SymbolRange* out) {
@@ -25,11 +26,27 @@ void Predictor::ranges_of(const std::uint32_t* symbols, SymbolRange* out) {
   }
 }
 
-void Predictor::totals(std::uint64_t* totals) {
-  const std::uint32_t V = vocab_size();
-  for (std::size_t i = 0; i < rows_; ++i) {
-    const std::uint32_t* f = tables_.data() + i * V;
-    totals[i] = std::accumulate(f, f + V, std::uint64_t{0});
+void Predictor::ranges_of_many(const std::uint32_t* symbols, std::size_t per_row, SymbolRange* out) {
+  const std::size_t rows = rows_;
+  if (host_tables_) {
+    const std::uint32_t V = vocab_size();
+    cum_.resize(V + 1);
+    for (std::size_t i = 0; i < rows; ++i) {
+      const std::uint32_t* f = tables_.data() + i * V;
+      const std::uint64_t total = cumulative_frequencies(f, V, cum_.data());
+      for (std::size_t j = 0; j < per_row; ++j) {
+        const std::uint32_t s = symbols[i * per_row + j];
+        out[i * per_row + j] = {cum_[s], total, f[s], s};
+      }
+    }
+    return;
+  }
+  std::vector<std::uint32_t> column(rows);
+  std::vector<SymbolRange> ranges(rows);
+  for (std::size_t j = 0; j < per_row; ++j) {
+    for (std::size_t i = 0; i < rows; ++i) column[i] = symbols[i * per_row + j];
+    ranges_of(column.data(), ranges.data());
+    for (std::size_t i = 0; i < rows; ++i) out[i * per_row + j] = ranges[i];
   }
 }
 

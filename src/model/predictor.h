@@ -41,9 +41,12 @@ class Predictor {
   virtual void advance(const std::uint32_t* slots, const std::uint32_t* symbols, std::size_t count);
   // Encoding: out[i] = the range of symbols[i] in table i.
   virtual void ranges_of(const std::uint32_t* symbols, SymbolRange* out);
-  // Decoding: totals[i] = total of table i; then out[i] = the range of the
-  // symbol s with below(s) <= targets[i] < below(s) + freq(s) (targets below the totals).
-  virtual void totals(std::uint64_t* totals);
+  // The same for `per_row` symbols of each table: out[i * per_row + j] = the
+  // range of symbols[i * per_row + j] in table i. The default asks ranges_of()
+  // a column at a time, or reads the host tables in one pass a row.
+  virtual void ranges_of_many(const std::uint32_t* symbols, std::size_t per_row, SymbolRange* out);
+  // Decoding: out[i] = the range of the symbol s with
+  // below(s) <= targets[i] < below(s) + freq(s) (targets below table i's total).
   virtual void find(const std::uint64_t* targets, SymbolRange* out);
 
  protected:
@@ -54,6 +57,7 @@ class Predictor {
   std::vector<std::uint32_t> tables_;  // the default implementation's tables
   std::vector<std::uint64_t> cum_;     // find()'s cumulative table, kept between steps
   std::size_t rows_ = 0;
+  bool host_tables_ = false;  // tables_ holds the last advance()'s tables
 };
 
 }  // namespace lmzip

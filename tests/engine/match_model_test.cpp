@@ -7,18 +7,6 @@
 namespace lmzip {
 namespace {
 
-// The range of every symbol of a table, as a predictor hands them out.
-std::vector<SymbolRange> table_ranges(const std::vector<std::uint32_t>& freqs) {
-  std::vector<SymbolRange> out;
-  std::uint64_t below = 0, total = 0;
-  for (auto f : freqs) total += f;
-  for (std::uint32_t s = 0; s < freqs.size(); ++s) {
-    out.push_back({below, total, freqs[s], s});
-    below += freqs[s];
-  }
-  return out;
-}
-
 TEST(MatchModel, PredictsWhatFollowedTheSameContextBefore) {
   MatchModel m(100);
   const std::vector<std::uint32_t> seq = {5, 6, 7, 8, 9, 1, 2, 5, 6, 7};
@@ -61,27 +49,6 @@ TEST(MatchModel, NeverBoostsPastTheCoderLimit) {
         EXPECT_LE(m.boost({0, total - 1, 1, 0}) + total - 1, total);
       }
       m.update(s);
-    }
-}
-
-// The mixed ranges of all symbols tile [0, total + boost) in order, so the
-// mixed table is a valid frequency table whichever symbol is predicted.
-TEST(MatchModel, MixedRangesTileTheMixedTable) {
-  std::mt19937 rng(7);
-  std::vector<std::uint32_t> freqs(50);
-  for (auto& f : freqs) f = 1 + rng() % 1000;
-  const auto ranges = table_ranges(freqs);
-  for (std::uint32_t predicted : {0u, 17u, 49u})
-    for (std::uint64_t boost : {std::uint64_t{0}, std::uint64_t{1}, std::uint64_t{123456}}) {
-      std::uint64_t next = 0;
-      for (const auto& r : ranges) {
-        const SymbolRange m = mix_range(r, predicted, boost);
-        EXPECT_EQ(m.below, next);
-        EXPECT_EQ(m.total, ranges[0].total + boost);
-        EXPECT_EQ(m.freq, r.freq + (r.symbol == predicted ? boost : 0));
-        next = m.below + m.freq;
-      }
-      EXPECT_EQ(next, ranges[0].total + boost);
     }
 }
 

@@ -54,8 +54,8 @@ inline std::string reference_hash(const ModelFile& m, const std::vector<std::uin
 }
 
 // `predictor` has just advanced (or stepped) `rows` streams whose tables are
-// tables[r * V .. (r + 1) * V). Asks ranges of random symbols, the totals, and
-// the symbols of random targets (and of each table's first and last target).
+// tables[r * V .. (r + 1) * V). Asks ranges of random symbols, one and three
+// a row, and the symbols of random targets (and of each table's first and last target).
 inline void expect_coding_matches_tables(Predictor& predictor, const std::uint32_t* tables, std::size_t rows,
                                          std::mt19937& rng) {
   const std::uint32_t V = predictor.vocab_size();
@@ -76,13 +76,25 @@ inline void expect_coding_matches_tables(Predictor& predictor, const std::uint32
     ASSERT_EQ(got[r].total, cum[r][V]) << "row " << r;
   }
 
-  std::vector<std::uint64_t> totals(rows);
-  predictor.totals(totals.data());
+  constexpr std::size_t kPerRow = 3;
+  std::vector<std::uint32_t> many(rows * kPerRow);
+  for (auto& s : many) s = rng() % V;
+  std::vector<SymbolRange> got_many(rows * kPerRow);
+  predictor.ranges_of_many(many.data(), kPerRow, got_many.data());
+  for (std::size_t k = 0; k < rows * kPerRow; ++k) {
+    const std::size_t r = k / kPerRow;
+    const std::uint32_t s = many[k];
+    ASSERT_EQ(got_many[k].symbol, s) << "row " << r;
+    ASSERT_EQ(got_many[k].below, cum[r][s]) << "row " << r << " symbol " << s;
+    ASSERT_EQ(got_many[k].freq, tables[r * V + s]) << "row " << r << " symbol " << s;
+    ASSERT_EQ(got_many[k].total, cum[r][V]) << "row " << r;
+  }
+
   std::vector<std::uint64_t> targets(rows);
   for (std::size_t r = 0; r < rows; ++r) {
-    ASSERT_EQ(totals[r], cum[r][V]) << "row " << r;
     const std::uint32_t kind = rng() % 4;
-    targets[r] = kind == 0 ? 0 : kind == 1 ? totals[r] - 1 : (std::uint64_t{rng()} << 20 ^ rng()) % totals[r];
+    const std::uint64_t total = cum[r][V];
+    targets[r] = kind == 0 ? 0 : kind == 1 ? total - 1 : (std::uint64_t{rng()} << 20 ^ rng()) % total;
   }
   predictor.find(targets.data(), got.data());
   for (std::size_t r = 0; r < rows; ++r) {

@@ -1,0 +1,192 @@
+#include "engine/context_counts.h"
+
+#include <algorithm>
+#include <cstdlib>
+
+namespace lmzip {
+
+namespace {
+
+constexpr int kBucketWords = 1 + ContextCounts::kEntries;
+constexpr std::uint32_t kMaxCount = 255;  // then a context's counts halve (30 and 1000 measured no better)
+constexpr std::uint32_t kInitialWeight = 16384;  // 0.25 of the network's total
+constexpr std::uint32_t kMaxWeight = 4 << 16;    // keeps totals below 2^27 * (1 + 4 * kOrders) < 2^32
+static_assert(ContextCounts::kOrders * 4 + 1 <= 31, "mixed totals must stay below 2^32");
+constexpr std::int64_t kMaxGradient = 1 << 18;
+constexpr std::int64_t kRateDivisor = 16;        // weight step: the mean gradient / 16
+
+int floor_log2(std::uint64_t x) {
+  int r = 0;
+  while (x >>= 1) ++r;
+  return r;
+}
+
+std::uint32_t count_of(std::uint32_t entry) { return entry & 0xFFFF; }
+std::uint32_t symbol_of(std::uint32_t entry) { return entry >> 16; }
+
+// Weight bucket: the context's total count (1, 2, 3, 4-5, 6-8, 9-15, 16-31,
+// 32+) and whether one symbol or several followed it.
+std::uint8_t weight_bucket(std::uint32_t total, bool one_symbol) {
+  const int n = total <= 3 ? static_cast<int>(total) - 1 : total <= 5 ? 3 : total <= 8 ? 4 : total <= 15 ? 5 : total <= 31 ? 6 : 7;
+  return static_cast<std::uint8_t>(n * 2 + (one_symbol ? 0 : 1));
+}
+
+}  // namespace
+
+ContextCounts::ContextCounts(const std::vector<Chunk>& chunks)
+    : chunks_(chunks), recent_(chunks.size() * kOrders, 0), seen_(chunks.size(), 0) {
+  std::vector<std::uint64_t> frame_symbols;
+  for (const Chunk& c : chunks_) {
+    if (!c.counted) continue;
+    if (frame_symbols.size() <= c.frame) frame_symbols.resize(c.frame + 1, 0);
+    frame_symbols[c.frame] += c.symbol_count;
+  }
+  frames_.resize(frame_symbols.size());
+  for (std::size_t f = 0; f < frame_symbols.size(); ++f) {
+    if (frame_symbols[f] == 0) continue;
+    // 2^10..2^17 buckets of 32 bytes an order (at most 4 MiB), about one a symbol.
+    const int bits = std::clamp(floor_log2(frame_symbols[f]), 10, 17);
+    Frame& fr = frames_[f];
+    for (auto& t : fr.table) t.assign((std::size_t{1} << bits) * kBucketWords, 0);
+    fr.hash_shift = 64 - bits;
+    for (int o = 0; o < kOrders; ++o)
+      for (int b = 0; b < kWeightBuckets; ++b) {
+        fr.weights[o][b] = kInitialWeight;
+        fr.gradient[o][b] = 0;
+        fr.rows[o][b] = 0;
+      }
+  }
+}
+
+std::uint32_t ContextCounts::hash(const std::uint16_t* last, int order) const {
+  std::uint64_t h = static_cast<std::uint64_t>(order);
+  for (int k = 0; k < order; ++k) h = (h + last[k] + 1) * 0x9E3779B97F4A7C15ull;
+  return static_cast<std::uint32_t>(h >> 32);  // callers split it into bucket and check
+}
+
+void ContextCounts::predict(const std::uint32_t* ids, const std::uint32_t* positions, std::size_t n) {
+  row_ids_.assign(ids, ids + n);
+  contexts_.assign(n * kOrders, Context{});
+  symbols_.assign(n, 0);
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint32_t id = ids[i];
+    if (!chunks_[id].counted) continue;
+    if (positions[i] == 0) seen_[id] = 0;
+    const Frame& fr = frames_[chunks_[id].frame];
+    for (int o = 0; o < kOrders; ++o) {
+      if (seen_[id] < static_cast<std::uint32_t>(o + 1)) break;
+      Context& c = contexts_[i * kOrders + o];
+      const std::uint64_t h = std::uint64_t{hash(&recent_[id * kOrders], o + 1)} << 32;
+      c.bucket = static_cast<std::uint32_t>(h >> fr.hash_shift);
+      const std::uint32_t* b = &fr.table[o][std::size_t{c.bucket} * kBucketWords];
+      if (b[0] != (static_cast<std::uint32_t>(h >> 32) | 1)) continue;
+      std::uint32_t distinct = 0;
+      for (int e = 0; e < kEntries; ++e) {
+        c.entries[e] = b[1 + e];
+        c.total += count_of(b[1 + e]);
+        distinct += count_of(b[1 + e]) > 0 ? 1 : 0;
+      }
+      if (c.total > 0) c.weight = weight_bucket(c.total, distinct == 1);
+    }
+  }
+}
+
+std::size_t ContextCounts::candidates(std::size_t i, std::uint32_t* out) const {
+  std::size_t k = 0;
+  for (int o = 0; o < kOrders; ++o) {
+    const Context& c = contexts_[i * kOrders + o];
+    if (c.total == 0) continue;
+    for (std::uint32_t e : c.entries) {
+      if (count_of(e) == 0) continue;
+      const std::uint32_t s = symbol_of(e);
+      if (std::find(out, out + k, s) == out + k) out[k++] = s;
+    }
+  }
+  return k;
+}
+
+void ContextCounts::add_boosts(std::size_t i, std::uint64_t network_total, const std::uint32_t* symbols,
+                               std::size_t k, std::uint64_t* boosts) const {
+  const Frame& fr = frames_[chunks_[row_ids_[i]].frame];
+  for (int o = 0; o < kOrders; ++o) {
+    const Context& c = contexts_[i * kOrders + o];
+    if (c.total == 0) continue;
+    const std::uint64_t scale = (network_total * fr.weights[o][c.weight]) >> 16;
+    for (std::uint32_t e : c.entries) {
+      if (count_of(e) == 0) continue;
+      const std::size_t j = static_cast<std::size_t>(std::lower_bound(symbols, symbols + k, symbol_of(e)) - symbols);
+      boosts[j] += scale * count_of(e) / c.total;
+    }
+  }
+}
+
+void ContextCounts::update(std::size_t i, std::uint32_t symbol, std::uint64_t freq, std::uint64_t total,
+                           std::uint64_t network_total) {
+  symbols_[i] = symbol;
+  const std::uint32_t id = row_ids_[i];
+  if (!chunks_[id].counted) return;
+  Frame& fr = frames_[chunks_[id].frame];
+  for (int o = 0; o < kOrders; ++o) {
+    const Context& c = contexts_[i * kOrders + o];
+    if (c.total == 0) continue;
+    std::uint64_t count = 0;
+    for (std::uint32_t e : c.entries)
+      if (count_of(e) > 0 && symbol_of(e) == symbol) count = count_of(e);
+    // d log p / d w (x 2^16) = (T count / N) / freq - T / total, the mixture's gradient.
+    const auto up = static_cast<std::int64_t>(((network_total * count) << 16) / (std::uint64_t{c.total} * freq));
+    const auto down = static_cast<std::int64_t>((network_total << 16) / total);
+    fr.gradient[o][c.weight] += std::clamp(up - down, -kMaxGradient, kMaxGradient);
+    ++fr.rows[o][c.weight];
+  }
+}
+
+void ContextCounts::end_step(const std::uint32_t* ids, std::size_t n) {
+  for (Frame& fr : frames_) {
+    if (fr.table[0].empty()) continue;
+    for (int o = 0; o < kOrders; ++o)
+      for (int b = 0; b < kWeightBuckets; ++b) {
+        if (fr.rows[o][b] == 0) continue;
+        const std::int64_t w = fr.weights[o][b] + fr.gradient[o][b] / fr.rows[o][b] / kRateDivisor;
+        fr.weights[o][b] = static_cast<std::uint32_t>(std::clamp<std::int64_t>(w, 0, kMaxWeight));
+        fr.gradient[o][b] = 0;
+        fr.rows[o][b] = 0;
+      }
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint32_t id = ids[i];
+    if (!chunks_[id].counted) continue;
+    Frame& fr = frames_[chunks_[id].frame];
+    const std::uint32_t symbol = symbols_[i];
+    std::uint16_t* recent = &recent_[id * kOrders];
+    for (int o = 0; o < kOrders; ++o) {
+      if (seen_[id] < static_cast<std::uint32_t>(o + 1)) break;
+      const std::uint64_t h = std::uint64_t{hash(recent, o + 1)} << 32;
+      std::uint32_t* b = &fr.table[o][(h >> fr.hash_shift) * kBucketWords];
+      const std::uint32_t check = static_cast<std::uint32_t>(h >> 32) | 1;
+      if (b[0] != check) {
+        std::fill(b, b + kBucketWords, 0);
+        b[0] = check;
+      }
+      std::uint32_t* entries = b + 1;
+      int found = -1, weakest = 0;
+      for (int e = 0; e < kEntries; ++e) {
+        if (count_of(entries[e]) > 0 && symbol_of(entries[e]) == symbol) found = e;
+        if (count_of(entries[e]) < count_of(entries[weakest])) weakest = e;
+      }
+      if (found < 0) {
+        entries[weakest] = symbol << 16 | 1;
+      } else if (count_of(entries[found]) < kMaxCount) {
+        ++entries[found];
+      } else {
+        ++entries[found];
+        for (int e = 0; e < kEntries; ++e)
+          entries[e] = (entries[e] & 0xFFFF0000u) | (count_of(entries[e]) / 2);
+      }
+    }
+    for (int k = kOrders - 1; k > 0; --k) recent[k] = recent[k - 1];
+    recent[0] = static_cast<std::uint16_t>(symbol);
+    ++seen_[id];
+  }
+}
+
+}  // namespace lmzip

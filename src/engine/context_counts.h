@@ -1,0 +1,70 @@
+// The frame's own statistics as a third predictor: which symbols followed the
+// last one and the last two symbols, and how often, in every chunk of the
+// frame so far in the lock-step. A static network cannot learn a file's
+// vocabulary (names, fields, verses); counts do, and matches only repeat the
+// last occurrence. Mixed with the network's table as a weighted sum whose
+// weights are learned per frame. Integer-only; docs/format.md (chunk mode 4)
+// defines it.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+namespace lmzip {
+
+class ContextCounts {
+ public:
+  static constexpr int kOrders = 4;    // contexts of 1 and 2 symbols
+  static constexpr int kEntries = 15;  // followers kept per context
+  static constexpr int kMaxCandidates = kOrders * kEntries;
+
+  struct Chunk {
+    std::uint32_t frame = 0;
+    std::uint32_t symbol_count = 0;
+    bool counted = false;  // takes part (chunk mode 4)
+  };
+  explicit ContextCounts(const std::vector<Chunk>& chunks);
+
+  // Before a step (rows in ascending chunk order): looks up each row's contexts.
+  void predict(const std::uint32_t* ids, const std::uint32_t* positions, std::size_t n);
+  // Row i's followers seen (distinct, at most kMaxCandidates); returns their number.
+  std::size_t candidates(std::size_t i, std::uint32_t* out) const;
+  // Adds to boosts[j] what the counts add to symbols[j] (row i's candidates,
+  // ascending, k of them) in its table, whose network total is
+  // `network_total` (<= 2^27): over its contexts,
+  // floor(floor(network_total * weight / 2^16) * count / total count).
+  void add_boosts(std::size_t i, std::uint64_t network_total, const std::uint32_t* symbols, std::size_t k,
+                  std::uint64_t* boosts) const;
+  // After row i coded `symbol` with range (freq, total) in the mixed table:
+  // the weights' gradient for that row.
+  void update(std::size_t i, std::uint32_t symbol, std::uint64_t freq, std::uint64_t total,
+              std::uint64_t network_total);
+  // After every row of the step is updated: weights move, then counts, in row order.
+  void end_step(const std::uint32_t* ids, std::size_t n);
+
+ private:
+  static constexpr int kWeightBuckets = 16;
+  struct Context {
+    std::uint32_t bucket = 0;  // index of its bucket in the frame's table
+    std::uint32_t total = 0;   // 0: no counts for it
+    std::uint32_t entries[kEntries] = {};  // symbol << 16 | count
+    std::uint8_t weight = 0;   // its weight's bucket
+  };
+  struct Frame {
+    std::vector<std::uint32_t> table[kOrders];  // buckets of 1 + kEntries: check, entries
+    int hash_shift = 0;
+    std::uint32_t weights[kOrders][kWeightBuckets];
+    std::int64_t gradient[kOrders][kWeightBuckets];
+    std::uint32_t rows[kOrders][kWeightBuckets];
+  };
+  std::uint32_t hash(const std::uint16_t* last, int order) const;
+
+  std::vector<Chunk> chunks_;
+  std::vector<Frame> frames_;
+  std::vector<std::uint16_t> recent_;      // per chunk: its last kOrders symbols, newest first
+  std::vector<std::uint32_t> seen_;        // per chunk: symbols coded so far
+  std::vector<std::uint32_t> row_ids_;
+  std::vector<Context> contexts_;          // per row and order
+  std::vector<std::uint32_t> symbols_;     // per row: the symbol coded
+};
+
+}  // namespace lmzip

@@ -1,0 +1,113 @@
+#include "engine/table_mixer.h"
+
+#include <algorithm>
+
+namespace lmzip {
+
+namespace {
+
+std::vector<ContextCounts::Chunk> counted_chunks(const std::vector<MatchModels::Chunk>& chunks) {
+  std::vector<ContextCounts::Chunk> out;
+  out.reserve(chunks.size());
+  for (const auto& c : chunks) out.push_back({c.frame, c.symbol_count, c.matching == Matching::FrameCounts});
+  return out;
+}
+
+}  // namespace
+
+TableMixer::TableMixer(const std::vector<MatchModels::Chunk>& chunks)
+    : matches_(chunks), counts_(counted_chunks(chunks)) {}
+
+void TableMixer::prepare(Predictor& predictor, const std::uint32_t* ids, const std::uint32_t* positions,
+                         std::size_t n) {
+  matches_.predict(ids, positions, n);
+  counts_.predict(ids, positions, n);
+  boosted_.resize(n * kMaxBoosted);
+  sizes_.assign(n, 0);
+  network_totals_.resize(n);
+  totals_.resize(n);
+  std::size_t columns = 1;
+  std::uint32_t symbols[kMaxBoosted];
+  for (std::size_t i = 0; i < n; ++i) {
+    std::size_t k = counts_.candidates(i, symbols);
+    if (matches_.predicts(i) && std::find(symbols, symbols + k, matches_.predicted()[i]) == symbols + k)
+      symbols[k++] = matches_.predicted()[i];
+    for (std::size_t j = 1; j < k; ++j)  // insertion sort: k is small
+      for (std::size_t m = j; m > 0 && symbols[m - 1] > symbols[m]; --m) std::swap(symbols[m - 1], symbols[m]);
+    for (std::size_t j = 0; j < k; ++j) boosted_[i * kMaxBoosted + j] = {symbols[j], 0, 0, 0};
+    sizes_[i] = static_cast<std::uint8_t>(k);
+    columns = std::max(columns, k);
+  }
+  // The network's ranges of the boosted symbols (rows with fewer ask for
+  // symbol 0; every row's first range also gives its total).
+  column_.assign(n * columns, 0);
+  ranges_.resize(n * columns);
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t j = 0; j < sizes_[i]; ++j) column_[i * columns + j] = boosted_[i * kMaxBoosted + j].symbol;
+  predictor.ranges_of_many(column_.data(), columns, ranges_.data());
+  for (std::size_t i = 0; i < n; ++i) {
+    network_totals_[i] = ranges_[i * columns].total;
+    for (std::size_t j = 0; j < sizes_[i]; ++j) {
+      boosted_[i * kMaxBoosted + j].below = ranges_[i * columns + j].below;
+      boosted_[i * kMaxBoosted + j].freq = ranges_[i * columns + j].freq;
+    }
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    Boosted* b = &boosted_[i * kMaxBoosted];
+    std::uint64_t boosts[kMaxBoosted] = {};
+    for (std::size_t j = 0; j < sizes_[i]; ++j) symbols[j] = b[j].symbol;
+    counts_.add_boosts(i, network_totals_[i], symbols, sizes_[i], boosts);
+    std::uint64_t total = network_totals_[i];
+    for (std::size_t j = 0; j < sizes_[i]; ++j) {
+      b[j].boost = boosts[j];
+      total += b[j].boost;
+    }
+    if (matches_.predicts(i)) {
+      // The match raises its symbol in the table the counts left.
+      const std::uint32_t p = matches_.predicted()[i];
+      std::uint64_t before = 0;
+      std::size_t j = 0;
+      for (; b[j].symbol != p; ++j) before += b[j].boost;
+      const SymbolRange counted{b[j].below + before, total, static_cast<std::uint32_t>(b[j].freq + b[j].boost), p};
+      const std::uint64_t match_boost = matches_.boost(i, counted);
+      b[j].boost += match_boost;
+      total += match_boost;
+    }
+    totals_[i] = total;
+  }
+}
+
+std::uint64_t TableMixer::network_target(std::size_t i, std::uint64_t target) const {
+  std::uint64_t added = 0;  // boosts of the symbols before
+  const Boosted* b = row(i);
+  for (std::size_t j = 0; j < sizes_[i]; ++j) {
+    const std::uint64_t start = b[j].below + added;
+    if (target < start) break;
+    if (target < start + b[j].freq + b[j].boost) return b[j].below;
+    added += b[j].boost;
+  }
+  return target - added;
+}
+
+SymbolRange TableMixer::mixed(std::size_t i, const SymbolRange& network) const {
+  SymbolRange m = network;
+  m.total = totals_[i];
+  const Boosted* b = row(i);
+  for (std::size_t j = 0; j < sizes_[i]; ++j) {
+    if (b[j].symbol < network.symbol) m.below += b[j].boost;
+    if (b[j].symbol == network.symbol) m.freq = static_cast<std::uint32_t>(m.freq + b[j].boost);
+  }
+  return m;
+}
+
+void TableMixer::update(std::size_t i, const SymbolRange& mixed, bool last) {
+  matches_.update(i, mixed.symbol, last);
+  counts_.update(i, mixed.symbol, mixed.freq, mixed.total, network_totals_[i]);
+}
+
+void TableMixer::end_step(const std::uint32_t* ids, std::size_t n) {
+  matches_.end_step(ids, n);
+  counts_.end_step(ids, n);
+}
+
+}  // namespace lmzip
