@@ -66,9 +66,9 @@ void frequencies(int n, const AccView& acc, const std::int32_t* multiplier, unsi
                  std::uint32_t* freqs, std::uint64_t* totals, void* stream);
 
 // The coding interface (model/predictor.h) over the tables frequencies() left:
-// out[i] = the range of symbols[i] in table i.
-void ranges(int n, const std::uint32_t* freqs, const std::uint64_t* totals, int vocab, const std::uint32_t* symbols,
-            SymbolRange* out, void* stream);
+// out[i] = the range of symbols[i] in table i / per_row, for i < n.
+void ranges(int n, const std::uint32_t* freqs, const std::uint64_t* totals, int vocab, int per_row,
+            const std::uint32_t* symbols, SymbolRange* out, void* stream);
 // out[i] = the range of table i that holds targets[i].
 void find(int n, const std::uint32_t* freqs, const std::uint64_t* totals, int vocab, const std::uint64_t* targets,
           SymbolRange* out, void* stream);

@@ -29,6 +29,9 @@ namespace {
 namespace ck = cuda_kernels;
 
 constexpr std::uint32_t kMaxExactInner = 1024;
+// Ranges asked per table in one ranges_of_many() (the engine asks up to
+// 61: engine/table_mixer.h); more go a column at a time.
+constexpr std::size_t kMaxRangesPerRow = 64;
 
 void cuda_check(cudaError_t e, const char* what) {
   if (e != cudaSuccess) throw std::runtime_error(std::string("CUDA ") + what + ": " + cudaGetErrorString(e));
@@ -148,7 +151,7 @@ class CudaPredictor final : public Predictor {
         position_(max_streams, 0),
         host_rows_(std::size_t{3} * max_streams * sizeof(std::int32_t)),
         host_freqs_(std::size_t{max_streams} * model.config.vocab_size * sizeof(std::uint32_t)),
-        host_io_(std::size_t{max_streams} * sizeof(SymbolRange)) {
+        host_io_(std::size_t{max_streams} * kMaxRangesPerRow * sizeof(SymbolRange)) {
     if (max_streams == 0) throw std::invalid_argument("cuda predictor: max_streams must be positive");
     exact_matmul_settings();
     c10::cuda::CUDAGuard device_guard(device_);
@@ -203,9 +206,9 @@ class CudaPredictor final : public Predictor {
     hidden_ = at::zeros({max_streams, cfg_.ffn}, f32);
     freqs_ = at::zeros({max_streams, cfg_.vocab_size}, i32);
     totals_ = at::zeros({max_streams}, at::TensorOptions().dtype(at::kLong).device(device_));
-    step_symbols_ = at::zeros({max_streams}, i32);
+    step_symbols_ = at::zeros({static_cast<std::int64_t>(max_streams * kMaxRangesPerRow)}, i32);
     step_targets_ = at::zeros({max_streams}, at::TensorOptions().dtype(at::kLong).device(device_));
-    ranges_ = at::zeros({static_cast<std::int64_t>(max_streams * sizeof(SymbolRange))},
+    ranges_ = at::zeros({static_cast<std::int64_t>(max_streams * kMaxRangesPerRow * sizeof(SymbolRange))},
                         at::TensorOptions().dtype(at::kByte).device(device_));
     cuda_check(cudaStreamSynchronize(stream_.stream()), "weights to the device");
   }
@@ -302,16 +305,19 @@ class CudaPredictor final : public Predictor {
     std::memcpy(freqs, host_freqs_.as<std::uint32_t>(), bytes);
   }
 
-  void ranges_of(const std::uint32_t* symbols, SymbolRange* out) override {
-    const std::size_t n = advanced_rows();
+  void ranges_of(const std::uint32_t* symbols, SymbolRange* out) override { ranges_of_many(symbols, 1, out); }
+
+  void ranges_of_many(const std::uint32_t* symbols, std::size_t per_row, SymbolRange* out) override {
+    if (per_row > kMaxRangesPerRow) return Predictor::ranges_of_many(symbols, per_row, out);  // a column at a time
+    const std::size_t n = advanced_rows() * per_row;
     if (n == 0) return;
     for (std::size_t i = 0; i < n; ++i)
       if (symbols[i] >= cfg_.vocab_size) throw std::out_of_range("cuda predictor: symbol out of range");
     c10::cuda::CUDAGuard device_guard(device_);
     auto* dev_symbols = reinterpret_cast<std::uint32_t*>(step_symbols_.data_ptr<std::int32_t>());
     upload(dev_symbols, symbols, n * sizeof(std::uint32_t));
-    ck::ranges(static_cast<int>(n), device_freqs(), device_totals(), static_cast<int>(cfg_.vocab_size), dev_symbols,
-               device_ranges(), stream_.stream());
+    ck::ranges(static_cast<int>(n), device_freqs(), device_totals(), static_cast<int>(cfg_.vocab_size),
+               static_cast<int>(per_row), dev_symbols, device_ranges(), stream_.stream());
     download(out, device_ranges(), n * sizeof(SymbolRange));
   }
 

@@ -304,12 +304,13 @@ __global__ void frequencies_kernel(AccView acc, const std::int32_t* multiplier, 
   if (threadIdx.x == 0) totals[i] = static_cast<std::uint64_t>(sum);
 }
 
-// out[i]: the range of symbols[i] in table i.
-__global__ void ranges_kernel(const std::uint32_t* freqs, const std::uint64_t* totals, int V,
+// out[i]: the range of symbols[i] in table i / per_row.
+__global__ void ranges_kernel(const std::uint32_t* freqs, const std::uint64_t* totals, int V, int per_row,
                               const std::uint32_t* symbols, SymbolRange* out) {
   __shared__ long long scratch[32];
   const int i = blockIdx.x;
-  const std::uint32_t* f = freqs + static_cast<long long>(i) * V;
+  const int table = i / per_row;
+  const std::uint32_t* f = freqs + static_cast<long long>(table) * V;
   const int s = static_cast<int>(symbols[i]);
   long long below = 0;
   for (int o = threadIdx.x; o < s; o += blockDim.x) below += f[o];
@@ -317,7 +318,7 @@ __global__ void ranges_kernel(const std::uint32_t* freqs, const std::uint64_t* t
   if (threadIdx.x == 0) {
     SymbolRange r;
     r.below = static_cast<std::uint64_t>(below);
-    r.total = totals[i];
+    r.total = totals[table];
     r.freq = f[s];
     r.symbol = static_cast<std::uint32_t>(s);
     out[i] = r;
@@ -433,9 +434,9 @@ void frequencies(int n, const AccView& acc, const std::int32_t* multiplier, unsi
   check("frequencies");
 }
 
-void ranges(int n, const std::uint32_t* freqs, const std::uint64_t* totals, int vocab, const std::uint32_t* symbols,
-            SymbolRange* out, void* stream) {
-  ranges_kernel<<<n, kFreqThreads, 0, as_stream(stream)>>>(freqs, totals, vocab, symbols, out);
+void ranges(int n, const std::uint32_t* freqs, const std::uint64_t* totals, int vocab, int per_row,
+            const std::uint32_t* symbols, SymbolRange* out, void* stream) {
+  ranges_kernel<<<n, kFreqThreads, 0, as_stream(stream)>>>(freqs, totals, vocab, per_row, symbols, out);
   check("ranges");
 }
 

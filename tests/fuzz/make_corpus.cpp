@@ -3,8 +3,9 @@
 // coded chunks, several frames, two streams back to back) and raw inputs for
 // the round trip. Deterministic: running it again writes the same files.
 // decompress/v1_*.lmz are kept from lmzip 0.1 (chunk mode 1, before the match
-// model) and v2_*.lmz from 0.2 (mode 2, before frame matches), so that the old
-// modes stay fuzzed and decodable; nothing rewrites them.
+// model), v2_*.lmz from 0.2 (mode 2, before frame matches) and v3_*.lmz from
+// 0.3 (mode 3, before context counts), so that the old modes stay fuzzed and
+// decodable; nothing rewrites them.
 //
 //   build-fuzz/make_corpus tests/fuzz/corpus
 #include <cstdint>
