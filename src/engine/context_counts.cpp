@@ -107,7 +107,9 @@ std::size_t ContextCounts::candidates(std::size_t i, std::uint32_t* out) const {
 
 void ContextCounts::add_boosts(std::size_t i, std::uint64_t network_total, const std::uint32_t* symbols,
                                std::size_t k, std::uint64_t* boosts) const {
-  const Frame& fr = frames_[chunks_[row_ids_[i]].frame];
+  const std::uint32_t id = row_ids_[i];
+  if (!chunks_[id].counted) return;
+  const Frame& fr = frames_[chunks_[id].frame];
   for (int o = 0; o < kOrders; ++o) {
     const Context& c = contexts_[i * kOrders + o];
     if (c.total == 0) continue;
