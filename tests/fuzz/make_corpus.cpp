@@ -112,7 +112,7 @@ int main(int argc, char** argv) {
   };
   std::vector<Seed> seeds = {
       {"empty.lmz", byte_model, "", 0},
-      {"stored_text.lmz", byte_model, text, 0},
+      {"short_text.lmz", byte_model, text, 0},
       {"stored_random.lmz", byte_model, pseudo_random(300, 1), 100},
       {"frames.lmz", byte_model, repeat(text, 700), 2},  // 256 chunks of 2 bytes a frame: 2 frames
   };
