@@ -1,7 +1,6 @@
 #include "engine/context_counts.h"
 
 #include <algorithm>
-#include <cstdlib>
 
 namespace lmzip {
 
@@ -44,7 +43,7 @@ ContextCounts::ContextCounts(const std::vector<Chunk>& chunks)
   frames_.resize(frame_symbols.size());
   for (std::size_t f = 0; f < frame_symbols.size(); ++f) {
     if (frame_symbols[f] == 0) continue;
-    // 2^10..2^17 buckets of 32 bytes an order (at most 4 MiB), about one a symbol.
+    // 2^10..2^17 buckets of 64 bytes an order (at most 8 MiB, 32 MiB a frame), about one a symbol.
     const int bits = std::clamp(floor_log2(frame_symbols[f]), 10, 17);
     Frame& fr = frames_[f];
     for (auto& t : fr.table) t.assign((std::size_t{1} << bits) * kBucketWords, 0);
