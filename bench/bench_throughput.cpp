@@ -1,5 +1,5 @@
 // Symbols per second of the CPU predictor, encoding and decoding, against the
-// ceiling set by the float matrix products alone at the same shapes.
+// ceiling set by the int8 matrix products alone at the same shapes.
 //
 //   build/bench/bench_throughput [--model FILE] [--streams 256] [--length 1024] [--input FILE] [--groups 1]
 //
@@ -7,10 +7,9 @@
 // 256 wide, 256 symbols, a 256-symbol window. Each of the streams codes
 // `length` symbols (from --input, or generated text), so most steps attend
 // over the full window. --groups N splits each step's streams between N
-// predictors, each on its own thread with single-threaded GEMMs (what
-// `lmzip -T N` does); the ceiling is then measured the same way.
-#include <ATen/ATen.h>
-
+// predictors, each on its own thread (what `lmzip -T N` does); the ceiling is
+// then measured the same way.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -21,6 +20,7 @@
 #include <vector>
 
 #include "engine/chunk_coder.h"
+#include "model/int8_gemm.h"
 #include "model/model_file.h"
 #include "model/network.h"
 #include "model/parallel_predictor.h"
@@ -32,26 +32,38 @@ namespace {
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-// The GEMMs one predictor step runs, on random integer-valued floats.
+// The int8 products one predictor step runs, on random weights and inputs.
 double gemm_ceiling(const ModelConfig& c, std::int64_t streams, int steps) {
-  auto integers = [](std::int64_t r, std::int64_t k) { return at::randint(-127, 128, {r, k}, at::kFloat); };
-  const std::int64_t q = c.heads * c.head_dim, kv = c.kv_heads * c.head_dim;
-  at::Tensor x = integers(streams, c.width), h = integers(streams, c.ffn), o = integers(streams, q);
-  std::vector<at::Tensor> w;
-  for (std::uint32_t l = 0; l < c.layers; ++l)
-    for (auto shape : std::vector<std::pair<std::int64_t, std::int64_t>>{
-             {c.width, q}, {c.width, kv}, {c.width, kv}, {q, c.width}, {c.width, c.ffn}, {c.ffn, c.width}})
-      w.push_back(integers(shape.first, shape.second));
-  at::Tensor wout = integers(c.width, c.vocab_size);
-  std::vector<at::Tensor> outs;
-  for (auto& t : w) outs.push_back(at::empty({streams, t.size(1)}, at::kFloat));
-  at::Tensor out_logits = at::empty({streams, c.vocab_size}, at::kFloat);
-  auto run = [&] {
-    for (std::size_t i = 0; i < w.size(); ++i) {
-      const at::Tensor& in = (i % 6 == 3) ? o : (i % 6 == 5) ? h : x;
-      at::mm_out(outs[i], in, w[i]);
+  std::uint64_t state = 99;
+  auto integers = [&](std::size_t n) {
+    std::vector<std::int8_t> v(n);
+    for (auto& e : v) {
+      state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+      e = static_cast<std::int8_t>(static_cast<int>((state >> 33) % 255) - 127);
     }
-    at::mm_out(out_logits, x, wout);
+    return v;
+  };
+  const std::uint32_t q = c.heads * c.head_dim, kv = c.kv_heads * c.head_dim;
+  const auto rows = static_cast<std::size_t>(streams);
+  const std::vector<std::int8_t> x = integers(rows * c.width), h = integers(rows * c.ffn), o = integers(rows * q);
+  std::vector<Int8Gemm> gemms;
+  std::vector<const std::vector<std::int8_t>*> inputs;
+  auto add = [&](std::uint32_t out, std::uint32_t in, const std::vector<std::int8_t>& input) {
+    gemms.emplace_back(integers(std::size_t{out} * in).data(), out, in);
+    inputs.push_back(&input);
+  };
+  for (std::uint32_t l = 0; l < c.layers; ++l) {
+    add(q, c.width, x);
+    add(kv, c.width, x);
+    add(kv, c.width, x);
+    add(c.width, q, o);
+    add(c.ffn, c.width, x);
+    add(c.width, c.ffn, h);
+  }
+  add(c.vocab_size, c.width, x);
+  std::vector<std::int32_t> out(rows * std::max({q, c.ffn, c.width, c.vocab_size}));
+  auto run = [&] {
+    for (std::size_t i = 0; i < gemms.size(); ++i) gemms[i].run(inputs[i]->data(), rows, out.data());
   };
   for (int i = 0; i < 3; ++i) run();
   const auto t0 = Clock::now();
@@ -110,7 +122,6 @@ int main(int argc, char** argv) {
       chunks[s].symbols.push_back(all[(std::size_t{s} * length + i) % all.size()]);
   const double symbols = static_cast<double>(streams) * length;
 
-  if (groups > 1) set_cpu_gemm_threads(1);
   // Runs fn(group, first, last) on one thread per group (the ceiling's GEMMs).
   auto in_groups = [&](auto fn) {
     std::vector<std::thread> threads;

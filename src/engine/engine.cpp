@@ -223,7 +223,6 @@ Stats compress(std::istream& in, std::ostream& out, const CompressOptions& optio
   const std::size_t min_chunk_bytes = min_chunk_bytes_for_level(options.level);
   const Backend backend = pick_backend(options.device);
   const Batching batching = plan_batching(backend, options.threads);
-  set_cpu_gemm_threads(1);  // measured: OpenBLAS threads on these small GEMMs spin more than they help
   session->backend = backend;
 
   Stats stats;
@@ -323,7 +322,6 @@ Stats decompress(std::istream& in, std::ostream& out, const DecompressOptions& o
   std::map<Sha256Digest, std::unique_ptr<ModelSession>> sessions;
   const Backend backend = pick_backend(options.device);
   const Batching batching = plan_batching(backend, options.threads);
-  set_cpu_gemm_threads(1);  // measured: OpenBLAS threads on these small GEMMs spin more than they help
   try {
     ContainerReader reader(in);
     StreamHeader header;

@@ -1,20 +1,16 @@
-// The fast CPU predictor. Matrix products run as float32 GEMMs in libtorch:
-// their operands are integers (|x| <= 127, |w| <= 127) and every partial sum
-// stays below 2^24 when the inner size is at most 1040, so the float result is
-// the exact integer whatever the summation order, BLAS or thread count. Larger
-// inner sizes are split into blocks whose results are added as int32.
-// Everything between the products is integer arithmetic in fused loops over
-// the rows (one pass over memory per step, not one per tensor op).
-#include <ATen/ATen.h>
-#include <ATen/Parallel.h>
-#include <dlfcn.h>
+// The fast CPU predictor. Matrix products are exact int8 products with int32
+// sums (model/int8_gemm.h); everything between them is integer arithmetic in
+// fused loops over the rows (one pass over memory per step, not one per op).
+#include <immintrin.h>
 
 #include <algorithm>
 #include <cstring>
+#include <memory>
 #include <stdexcept>
 #include <vector>
 
 #include "model/exp_tables.h"
+#include "model/int8_gemm.h"
 #include "model/int_ops.h"
 #include "model/network.h"
 
@@ -23,8 +19,6 @@ namespace lmzip {
 using namespace intops;
 
 namespace {
-
-constexpr std::uint32_t kMaxExactInner = 1024;
 
 // round_div(a, b) for a fixed divisor b > 0, without a 64-bit division per
 // element: a double estimate, then an exact integer correction. Inputs stay
@@ -49,37 +43,49 @@ class RoundDivider {
   double inv_;
 };
 
-// One stream's attention for the query heads that share kv head g. Rows
-// 0..span-1 of the ring cache are read in storage order; row r holds the
-// position at distance (t + window - r) % window from the current one.
-// Bounds: |q.k| <= 127^2 * head_dim; p <= 4096, so sum p*v < 2^31 for spans <= 4096.
+// The key/value cache of one layer and slot, laid out for the vector loops
+// (int8, head dimensions padded to `pairs` * 2, rows to a multiple of 8):
+//   keys   [kv_head][dim pair][row][2]: eight rows of one dim pair are 16 bytes;
+//   values [kv_head][row pair][dim][2]: two rows of eight dims are 16 bytes.
+// Row r holds the position at distance (t + window - r) % window from t.
+struct CacheLayout {
+  std::uint32_t head_dim, pairs, rows, window;
+  std::size_t head_bytes() const { return std::size_t{pairs} * 2 * rows; }
+  std::size_t key(std::uint32_t r, std::uint32_t e) const { return (std::size_t{e / 2} * rows + r) * 2 + e % 2; }
+  std::size_t value(std::uint32_t r, std::uint32_t e) const {
+    return (std::size_t{r / 2} * pairs * 2 + e) * 2 + r % 2;
+  }
+};
+
+// One stream's attention for the query heads that share one kv head, over
+// rows 0..span-1. Bounds: |q.k| <= 127^2 * head_dim; p <= 4096, so sum p*v <
+// 2^31 for spans <= 4096.
 struct AttendArgs {
   const std::int8_t* query;  // [heads_in_group][head_dim]
   std::uint32_t heads_in_group;
-  const std::int8_t* keys;    // row r at keys + r * stride
-  const std::int8_t* values;  // same layout
-  std::size_t stride;
-  std::uint32_t head_dim, span, t, window;
+  const std::int8_t* keys;    // this kv head's keys and values (CacheLayout)
+  const std::int8_t* values;
+  CacheLayout layout;
+  std::uint32_t span, t;
   const std::int32_t* score_multiplier;  // per head of the group
   const std::int32_t* slope;
   unsigned score_shift;
-  std::int64_t* z;    // scratch [span]
-  std::int32_t* acc;  // scratch [head_dim]
-  float* out;         // [heads_in_group][head_dim]
+  std::int64_t* z;    // scratch [rows]
+  std::int16_t* p;    // scratch [rows]
+  std::int32_t* acc;  // scratch [2 * pairs]
+  std::int8_t* out;   // [heads_in_group][head_dim]
 };
 
-template <std::uint32_t kDim>
-inline __attribute__((always_inline)) void attend_body(const AttendArgs& a) {
-  const std::uint32_t dh = kDim ? kDim : a.head_dim;
-  const std::uint32_t tw = a.t % a.window;  // the current position's row
+void attend_portable(const AttendArgs& a) {
+  const CacheLayout& c = a.layout;
+  const std::uint32_t dh = c.head_dim, tw = a.t % c.window;  // tw: the current position's row
   for (std::uint32_t h = 0; h < a.heads_in_group; ++h) {
     const std::int8_t* q = a.query + h * dh;
     std::int64_t zmax = INT64_MIN;
     for (std::uint32_t r = 0; r < a.span; ++r) {
-      const std::int8_t* k = a.keys + r * a.stride;
       std::int32_t dot = 0;
-      for (std::uint32_t e = 0; e < dh; ++e) dot += std::int16_t{q[e]} * std::int16_t{k[e]};
-      const std::int64_t dist = tw >= r ? tw - r : tw + a.window - r;
+      for (std::uint32_t e = 0; e < dh; ++e) dot += std::int32_t{q[e]} * a.keys[c.key(r, e)];
+      const std::int64_t dist = tw >= r ? tw - r : tw + c.window - r;
       a.z[r] = round_shift(std::int64_t{dot} * a.score_multiplier[h], a.score_shift) - std::int64_t{a.slope[h]} * dist;
       zmax = std::max(zmax, a.z[r]);
     }
@@ -87,85 +93,183 @@ inline __attribute__((always_inline)) void attend_body(const AttendArgs& a) {
     for (std::uint32_t e = 0; e < dh; ++e) a.acc[e] = 0;
     for (std::uint32_t r = 0; r < a.span; ++r) {
       const std::int32_t p = kAttExp[std::min<std::int64_t>((zmax - a.z[r] + 8) >> 4, 159)];
-      if (p == 0) continue;
       psum += p;
-      const std::int8_t* v = a.values + r * a.stride;
-      for (std::uint32_t e = 0; e < dh; ++e) a.acc[e] += p * v[e];
+      for (std::uint32_t e = 0; e < dh; ++e) a.acc[e] += p * a.values[c.value(r, e)];
     }
     const RoundDivider div(psum);
-    for (std::uint32_t e = 0; e < dh; ++e) a.out[h * dh + e] = static_cast<float>(div(a.acc[e]));
+    for (std::uint32_t e = 0; e < dh; ++e) a.out[h * dh + e] = static_cast<std::int8_t>(div(a.acc[e]));
   }
 }
 
-inline __attribute__((always_inline)) void attend_by_dim(const AttendArgs& a) {
-  switch (a.head_dim) {
-    case 32: attend_body<32>(a); break;
-    case 64: attend_body<64>(a); break;
-    default: attend_body<0>(a); break;
+// AVX2 has no 64-bit arithmetic shift: with |x| < 2^62 - 2^55 (an int32 sum of
+// int8 products times an int32 multiplier) and shift <= 56, x + 2^(s-1) + 2^62
+// is in [0, 2^63), so a logical shift less 2^(62-s) gives round_shift(x, s).
+constexpr unsigned kMaxVectorShift = 56;
+
+struct VectorRoundShift {
+  __m256i bias, unbias;
+  __m128i count;
+  __attribute__((target("avx2"))) explicit VectorRoundShift(unsigned shift)
+      : bias(_mm256_set1_epi64x((std::int64_t{1} << 62) + (std::int64_t{1} << (shift - 1)))),
+        unbias(_mm256_set1_epi64x(std::int64_t{1} << (62 - shift))),
+        count(_mm_cvtsi32_si128(static_cast<int>(shift))) {}
+  // round_shift(a * m) of four int64 lanes holding int32 values.
+  __attribute__((target("avx2"), always_inline)) __m256i operator()(__m256i a, __m256i m) const {
+    return _mm256_sub_epi64(_mm256_srl_epi64(_mm256_add_epi64(_mm256_mul_epi32(a, m), bias), count), unbias);
   }
+};
+
+__attribute__((target("avx2"))) std::int64_t horizontal_max(__m256i v) {
+  alignas(32) std::int64_t lanes[4];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), v);
+  return std::max(std::max(lanes[0], lanes[1]), std::max(lanes[2], lanes[3]));
 }
 
-// The same loops compiled twice; integer results are identical either way.
-__attribute__((target("avx2"))) void attend_avx2(const AttendArgs& a) { attend_by_dim(a); }
-void attend_baseline(const AttendArgs& a) { attend_by_dim(a); }
+// The same integers as attend_portable, for head dims of kDim (a multiple of 8).
+template <std::uint32_t kDim>
+__attribute__((target("avx2"))) void attend_avx2(const AttendArgs& a) {
+  constexpr std::uint32_t kPairs = kDim / 2, kBlocks = kDim / 8;
+  const CacheLayout& c = a.layout;
+  const std::uint32_t tw = a.t % c.window, rows = c.rows;
+  const VectorRoundShift score(a.score_shift);
+  const __m256i current = _mm256_set1_epi64x(tw), window = _mm256_set1_epi64x(c.window);
+  const __m256i span = _mm256_set1_epi64x(a.span), lowest = _mm256_set1_epi64x(INT64_MIN);
+  for (std::uint32_t h = 0; h < a.heads_in_group; ++h) {
+    const std::int8_t* q = a.query + h * kDim;
+    std::int32_t query_pairs[kPairs];
+    for (std::uint32_t p = 0; p < kPairs; ++p)
+      query_pairs[p] = static_cast<std::int32_t>(static_cast<std::uint16_t>(std::int16_t{q[2 * p]}) |
+                                                 std::uint32_t{static_cast<std::uint16_t>(std::int16_t{q[2 * p + 1]})} << 16);
+    const __m256i multiplier = _mm256_set1_epi64x(a.score_multiplier[h]);
+    const __m256i slope = _mm256_set1_epi64x(a.slope[h]);
+    __m256i vmax = lowest;
+    for (std::uint32_t r0 = 0; r0 < a.span; r0 += 8) {
+      __m256i dots = _mm256_setzero_si256();
+      for (std::uint32_t p = 0; p < kPairs; ++p) {
+        const __m256i k = _mm256_cvtepi8_epi16(
+            _mm_loadu_si128(reinterpret_cast<const __m128i*>(a.keys + (std::size_t{p} * rows + r0) * 2)));
+        dots = _mm256_add_epi32(dots, _mm256_madd_epi16(k, _mm256_set1_epi32(query_pairs[p])));
+      }
+      for (std::uint32_t half = 0; half < 2; ++half) {
+        const __m128i d32 = half ? _mm256_extracti128_si256(dots, 1) : _mm256_castsi256_si128(dots);
+        const std::int64_t first = r0 + 4 * half;
+        const __m256i r = _mm256_setr_epi64x(first, first + 1, first + 2, first + 3);
+        const __m256i dist = _mm256_add_epi64(_mm256_sub_epi64(current, r),
+                                              _mm256_and_si256(_mm256_cmpgt_epi64(r, current), window));
+        const __m256i z = _mm256_sub_epi64(score(_mm256_cvtepi32_epi64(d32), multiplier), _mm256_mul_epi32(slope, dist));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(a.z + first), z);
+        const __m256i counted = _mm256_and_si256(_mm256_cmpgt_epi64(span, r), _mm256_cmpgt_epi64(z, vmax));
+        vmax = _mm256_blendv_epi8(vmax, z, counted);
+      }
+    }
+    const std::int64_t zmax = horizontal_max(vmax);
+    std::int32_t psum = 0;
+    for (std::uint32_t r = 0; r < a.span; ++r) {
+      a.p[r] = static_cast<std::int16_t>(kAttExp[std::min<std::int64_t>((zmax - a.z[r] + 8) >> 4, 159)]);
+      psum += a.p[r];
+    }
+    a.p[a.span] = 0;  // partner of the last row when span is odd (rows > span)
+    __m256i acc[kBlocks];
+    for (auto& v : acc) v = _mm256_setzero_si256();
+    for (std::uint32_t r = 0; r < a.span; r += 2) {
+      std::int32_t pair;
+      std::memcpy(&pair, a.p + r, sizeof pair);
+      const __m256i weights = _mm256_set1_epi32(pair);
+      const std::int8_t* v = a.values + std::size_t{r} * kDim;  // row pair r / 2: 2 * kDim bytes
+      for (std::uint32_t b = 0; b < kBlocks; ++b) {
+        const __m256i x = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(v + 16 * b)));
+        acc[b] = _mm256_add_epi32(acc[b], _mm256_madd_epi16(x, weights));
+      }
+    }
+    for (std::uint32_t b = 0; b < kBlocks; ++b)
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(a.acc + 8 * b), acc[b]);
+    const RoundDivider div(psum);
+    for (std::uint32_t e = 0; e < kDim; ++e) a.out[h * kDim + e] = static_cast<std::int8_t>(div(a.acc[e]));
+  }
+}
 
 void attend(const AttendArgs& a) {
-  static const bool avx2 = __builtin_cpu_supports("avx2");
-  if (avx2) attend_avx2(a); else attend_baseline(a);
+  if (avx2_kernels() && a.score_shift <= kMaxVectorShift) {
+    if (a.layout.head_dim == 16) return attend_avx2<16>(a);
+    if (a.layout.head_dim == 32) return attend_avx2<32>(a);
+    if (a.layout.head_dim == 64) return attend_avx2<64>(a);
+  }
+  attend_portable(a);
 }
 
-// A linear layer as float32 weight blocks, transposed ([in_block, out]) for x @ W^T.
+// One row's frequency table: z[o] = round_shift(acc[o] * mult[o], shift),
+// f[o] = 1 + OUT_EXP[min(max(z) - z[o], 383)]. z is scratch [V].
+void row_frequencies_portable(const std::int32_t* acc, const std::int32_t* mult, unsigned shift, std::uint32_t V,
+                              std::int64_t* z, std::uint32_t* f) {
+  std::int64_t zmax = INT64_MIN;
+  for (std::uint32_t o = 0; o < V; ++o) {
+    z[o] = round_shift(std::int64_t{acc[o]} * mult[o], shift);
+    zmax = std::max(zmax, z[o]);
+  }
+  for (std::uint32_t o = 0; o < V; ++o) f[o] = 1 + kOutExp[std::min<std::int64_t>(zmax - z[o], 383)];
+}
+
+__attribute__((target("avx2"))) void row_frequencies_avx2(const std::int32_t* acc, const std::int32_t* mult,
+                                                          unsigned shift, std::uint32_t V, std::int64_t* z,
+                                                          std::uint32_t* f) {
+  const VectorRoundShift logit(shift);
+  __m256i vmax = _mm256_set1_epi64x(INT64_MIN);
+  std::uint32_t o = 0;
+  for (; o + 4 <= V; o += 4) {
+    const __m256i a = _mm256_cvtepi32_epi64(_mm_loadu_si128(reinterpret_cast<const __m128i*>(acc + o)));
+    const __m256i m = _mm256_cvtepi32_epi64(_mm_loadu_si128(reinterpret_cast<const __m128i*>(mult + o)));
+    const __m256i v = logit(a, m);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(z + o), v);
+    vmax = _mm256_blendv_epi8(vmax, v, _mm256_cmpgt_epi64(v, vmax));
+  }
+  std::int64_t zmax = horizontal_max(vmax);
+  for (; o < V; ++o) {
+    z[o] = round_shift(std::int64_t{acc[o]} * mult[o], shift);
+    zmax = std::max(zmax, z[o]);
+  }
+  const __m256i top = _mm256_set1_epi64x(zmax), last = _mm256_set1_epi64x(383);
+  const __m256i low_halves = _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6);
+  alignas(16) std::int32_t index[4];
+  for (o = 0; o + 4 <= V; o += 4) {
+    __m256i d = _mm256_sub_epi64(top, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(z + o)));
+    d = _mm256_blendv_epi8(d, last, _mm256_cmpgt_epi64(d, last));
+    _mm_store_si128(reinterpret_cast<__m128i*>(index),
+                    _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(d, low_halves)));
+    for (int j = 0; j < 4; ++j) f[o + j] = 1 + kOutExp[index[j]];
+  }
+  for (; o < V; ++o) f[o] = 1 + kOutExp[std::min<std::int64_t>(zmax - z[o], 383)];
+}
+
+// A linear layer: its exact int8 product and the sums of the last run.
 struct GemmLinear {
   const QuantLinear* q = nullptr;
-  std::vector<at::Tensor> weight_blocks;  // each [block_in, out]
-  std::vector<std::uint32_t> block_start;
-  std::vector<at::Tensor> results;        // each [max_streams, out], float
-  std::vector<const float*> result_ptr;
+  std::unique_ptr<Int8Gemm> gemm;
+  std::vector<std::int32_t> sums;  // [max_streams][out]
 
   void init(const QuantLinear& linear, std::uint32_t max_streams) {
     q = &linear;
-    at::Tensor w = at::empty({linear.out, linear.in}, at::kFloat);
-    float* p = w.data_ptr<float>();
-    for (std::size_t i = 0; i < linear.weight.size(); ++i) p[i] = linear.weight[i];
-    for (std::uint32_t start = 0; start < linear.in; start += kMaxExactInner) {
-      const std::uint32_t len = std::min(kMaxExactInner, linear.in - start);
-      weight_blocks.push_back(w.narrow(1, start, len).t().contiguous());
-      block_start.push_back(start);
-      results.push_back(at::empty({max_streams, linear.out}, at::kFloat));
-      result_ptr.push_back(results.back().data_ptr<float>());
-    }
+    gemm = std::make_unique<Int8Gemm>(linear.weight.data(), linear.out, linear.in);
+    sums.assign(std::size_t{max_streams} * linear.out, 0);
   }
 
-  // x: [n, in] float rows (integer values). Afterwards acc(row, o) is exact.
-  void run(const at::Tensor& x, std::int64_t n) {
-    for (std::size_t b = 0; b < weight_blocks.size(); ++b) {
-      at::Tensor out = results[b].narrow(0, 0, n);
-      at::Tensor in = weight_blocks.size() == 1 ? x.narrow(0, 0, n)
-                                                : x.narrow(0, 0, n).narrow(1, block_start[b], weight_blocks[b].size(0));
-      at::mm_out(out, in, weight_blocks[b]);
-    }
-  }
+  // x: [n][in] rows.
+  void run(const std::vector<std::int8_t>& x, std::int64_t n) { gemm->run(x.data(), static_cast<std::size_t>(n), sums.data()); }
 
-  std::int32_t acc(std::int64_t row, std::uint32_t o) const {
-    const std::size_t idx = static_cast<std::size_t>(row) * q->out + o;
-    if (result_ptr.size() == 1) return static_cast<std::int32_t>(result_ptr[0][idx]);
-    std::int32_t sum = 0;
-    for (const float* r : result_ptr) sum += static_cast<std::int32_t>(r[idx]);
-    return sum;
-  }
+  std::int32_t acc(std::int64_t row, std::uint32_t o) const { return sums[static_cast<std::size_t>(row) * q->out + o]; }
 };
 
 struct LayerState {
   GemmLinear qkv_q, qkv_k, qkv_v;  // three products sharing one input
   GemmLinear wo, w1, w2;
-  std::vector<std::int8_t> keys, values;  // [slot][window][kv_heads * head_dim]
+  std::vector<std::int8_t> keys, values;  // [slot][kv_head] of CacheLayout::head_bytes()
 };
 
 class CpuPredictor final : public Predictor {
  public:
   CpuPredictor(const ModelFile& model, std::uint32_t max_streams)
       : model_(model), cfg_(model.config), max_streams_(max_streams), position_(max_streams, 0) {
-    const std::uint32_t kv = cfg_.kv_heads * cfg_.head_dim;
+    cache_ = CacheLayout{cfg_.head_dim, (cfg_.head_dim + 1) / 2, (cfg_.window + 7) / 8 * 8, cfg_.window};
+    const std::size_t cache_bytes = std::size_t{max_streams} * cfg_.kv_heads * cache_.head_bytes();
     layers_.resize(cfg_.layers);
     for (std::uint32_t l = 0; l < cfg_.layers; ++l) {
       const LayerWeights& w = model.layers[l];
@@ -176,15 +280,18 @@ class CpuPredictor final : public Predictor {
       s.wo.init(w.wo, max_streams);
       s.w1.init(w.w1, max_streams);
       s.w2.init(w.w2, max_streams);
-      s.keys.assign(std::size_t{max_streams} * cfg_.window * kv, 0);
-      s.values.assign(std::size_t{max_streams} * cfg_.window * kv, 0);
+      s.keys.assign(cache_bytes, 0);
+      s.values.assign(cache_bytes, 0);
     }
     output_.init(model.output, max_streams);
     residual_.assign(std::size_t{max_streams} * cfg_.width, 0);
-    x_ = at::zeros({max_streams, cfg_.width}, at::kFloat);
-    attn_ = at::zeros({max_streams, cfg_.heads * cfg_.head_dim}, at::kFloat);
-    hidden_ = at::zeros({max_streams, cfg_.ffn}, at::kFloat);
+    x_.assign(std::size_t{max_streams} * cfg_.width, 0);
+    attn_.assign(std::size_t{max_streams} * cfg_.heads * cfg_.head_dim, 0);
+    hidden_.assign(std::size_t{max_streams} * cfg_.ffn, 0);
     query_.assign(std::size_t{cfg_.heads} * cfg_.head_dim, 0);
+    scores_.assign(cache_.rows, 0);
+    weights_.assign(cache_.rows + 2, 0);
+    sums_.assign(std::size_t{cache_.pairs} * 2, 0);
   }
 
   std::uint32_t vocab_size() const override { return cfg_.vocab_size; }
@@ -235,10 +342,10 @@ class CpuPredictor final : public Predictor {
     }
   }
 
-  // x_ = norm(residual_) as float rows.
+  // x_ = norm(residual_) as int8 rows.
   void norm(const std::vector<std::int32_t>& gain, std::int64_t n) {
     const std::uint32_t d = cfg_.width;
-    float* x = x_.data_ptr<float>();
+    std::int8_t* x = x_.data();
     for (std::int64_t i = 0; i < n; ++i) {
       const std::int32_t* r = residual_.data() + i * d;
       std::int64_t ss = 0;
@@ -246,7 +353,7 @@ class CpuPredictor final : public Predictor {
       const std::int64_t rms = std::max<std::int64_t>(1, isqrt(ss / d));
       const RoundDivider div(rms * 256);
       for (std::uint32_t c = 0; c < d; ++c)
-        x[i * d + c] = static_cast<float>(clamp(div(std::int64_t{r[c]} * gain[c]), -127, 127));
+        x[i * d + c] = static_cast<std::int8_t>(clamp(div(std::int64_t{r[c]} * gain[c]), -127, 127));
     }
   }
 
@@ -262,12 +369,12 @@ class CpuPredictor final : public Predictor {
 
   void squared_relu(const GemmLinear& g, std::int64_t n) {
     const QuantLinear& q = *g.q;
-    float* u = hidden_.data_ptr<float>();
+    std::int8_t* u = hidden_.data();
     for (std::int64_t i = 0; i < n; ++i) {
       for (std::uint32_t o = 0; o < q.out; ++o) {
         const std::int64_t a = std::max(g.acc(i, o), 0);
         const std::int64_t t = std::min<std::int64_t>(round_shift(a * q.multiplier[o], q.shift), 4095);
-        u[i * q.out + o] = static_cast<float>(std::min<std::int64_t>((t * t + 128) >> 8, 127));
+        u[i * q.out + o] = static_cast<std::int8_t>(std::min<std::int64_t>((t * t + 128) >> 8, 127));
       }
     }
   }
@@ -279,26 +386,28 @@ class CpuPredictor final : public Predictor {
 
   void attention(LayerState& s, const AttentionParams& a, const std::uint32_t* slots, std::int64_t n) {
     const std::uint32_t dh = cfg_.head_dim, heads = cfg_.heads, window = cfg_.window;
-    const std::uint32_t kv = cfg_.kv_heads * dh;
     const std::uint32_t group = heads / cfg_.kv_heads;
-    float* out = attn_.data_ptr<float>();
-    std::vector<std::int64_t> z(window);
-    std::vector<std::int32_t> acc(dh);
+    const std::size_t head_bytes = cache_.head_bytes();
+    std::int8_t* out = attn_.data();
     for (std::int64_t i = 0; i < n; ++i) {
       const std::uint32_t slot = slots[i];
       const std::uint32_t t = position_[slot];
-      std::int8_t* keys = s.keys.data() + std::size_t{slot} * window * kv;
-      std::int8_t* values = s.values.data() + std::size_t{slot} * window * kv;
-      for (std::uint32_t o = 0; o < kv; ++o) {
-        keys[std::size_t{t % window} * kv + o] = requant8(s.qkv_k, i, o);
-        values[std::size_t{t % window} * kv + o] = requant8(s.qkv_v, i, o);
+      const std::uint32_t row = t % window;
+      for (std::uint32_t g = 0; g < cfg_.kv_heads; ++g) {
+        const std::size_t base = (std::size_t{slot} * cfg_.kv_heads + g) * head_bytes;
+        for (std::uint32_t e = 0; e < dh; ++e) {
+          s.keys[base + cache_.key(row, e)] = requant8(s.qkv_k, i, g * dh + e);
+          s.values[base + cache_.value(row, e)] = requant8(s.qkv_v, i, g * dh + e);
+        }
       }
       for (std::uint32_t o = 0; o < heads * dh; ++o) query_[o] = requant8(s.qkv_q, i, o);
       const std::uint32_t span = std::min(t + 1, window);
       for (std::uint32_t g = 0; g < cfg_.kv_heads; ++g) {
-        AttendArgs args{query_.data() + g * group * dh, group, keys + g * dh, values + g * dh, kv, dh, span, t,
-                        window, a.score_multiplier.data() + g * group, a.slope.data() + g * group, a.score_shift,
-                        z.data(), acc.data(), out + i * heads * dh + g * group * dh};
+        const std::size_t base = (std::size_t{slot} * cfg_.kv_heads + g) * head_bytes;
+        AttendArgs args{query_.data() + g * group * dh, group, s.keys.data() + base, s.values.data() + base,
+                        cache_, span, t, a.score_multiplier.data() + g * group, a.slope.data() + g * group,
+                        a.score_shift, scores_.data(), weights_.data(), sums_.data(),
+                        out + i * heads * dh + g * group * dh};
         attend(args);
       }
     }
@@ -307,15 +416,15 @@ class CpuPredictor final : public Predictor {
   void frequencies(std::int64_t n, std::uint32_t* freqs) {
     const QuantLinear& q = model_.output;
     const std::uint32_t V = cfg_.vocab_size;
-    std::vector<std::int64_t> z(V);
+    const bool vector = avx2_kernels() && q.shift <= kMaxVectorShift;
+    logits_.resize(V);
     for (std::int64_t i = 0; i < n; ++i) {
-      std::int64_t zmax = INT64_MIN;
-      for (std::uint32_t o = 0; o < V; ++o) {
-        z[o] = round_shift(std::int64_t{output_.acc(i, o)} * q.multiplier[o], q.shift);
-        zmax = std::max(zmax, z[o]);
-      }
+      const std::int32_t* acc = output_.sums.data() + static_cast<std::size_t>(i) * V;
       std::uint32_t* f = freqs + i * V;
-      for (std::uint32_t o = 0; o < V; ++o) f[o] = 1 + kOutExp[std::min<std::int64_t>(zmax - z[o], 383)];
+      if (vector)
+        row_frequencies_avx2(acc, q.multiplier.data(), q.shift, V, logits_.data(), f);
+      else
+        row_frequencies_portable(acc, q.multiplier.data(), q.shift, V, logits_.data(), f);
     }
   }
 
@@ -326,24 +435,16 @@ class CpuPredictor final : public Predictor {
   std::vector<LayerState> layers_;
   GemmLinear output_;
   std::vector<std::int32_t> residual_;  // [max_streams][width]
-  at::Tensor x_, attn_, hidden_;        // GEMM inputs, integer-valued floats
+  std::vector<std::int8_t> x_, attn_, hidden_;  // GEMM inputs
+  CacheLayout cache_;
   std::vector<std::int8_t> query_;
+  std::vector<std::int64_t> scores_;   // scratch [rows]
+  std::vector<std::int16_t> weights_;  // scratch [rows + 2]
+  std::vector<std::int32_t> sums_;     // scratch [2 * pairs]
+  std::vector<std::int64_t> logits_;  // scratch [V]
 };
 
 }  // namespace
-
-bool set_cpu_gemm_threads(int threads) {
-  // ATen's pool and, in a libtorch built with MKL (PyPI's), MKL's threads: on
-  // a 16-core GPU machine 16 worker groups with 16 MKL threads each spun for
-  // minutes on a 1 MB input (measured).
-  at::set_num_threads(threads);
-  // Looked up at run time: Debian's libblas.so.3 may be OpenBLAS or another BLAS.
-  using SetThreads = void (*)(int);
-  static const auto set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
-  if (set == nullptr) return false;
-  set(threads);
-  return true;
-}
 
 std::unique_ptr<Predictor> make_cpu_predictor(const ModelFile& model, std::uint32_t max_streams) {
   auto predictor = std::make_unique<CpuPredictor>(model, max_streams);

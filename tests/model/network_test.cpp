@@ -1,6 +1,5 @@
 // The fast CPU predictor against the reference network, and the golden hash
 // that pins the integer network's output forever.
-#include <ATen/Parallel.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -8,6 +7,7 @@
 #include <vector>
 
 #include "hash/sha256.h"
+#include "model/int8_gemm.h"
 #include "model/network.h"
 #include "model/parallel_predictor.h"
 #include "predictor_checks.h"
@@ -118,23 +118,35 @@ TEST(Network, FastPathMatchesReferenceInEveryBatchAndSlot) {
     for (std::uint32_t slot : {0u, 5u, 63u}) EXPECT_EQ(batched_hash(*p, target, batch, slot), expected) << batch;
 }
 
-TEST(Network, ThreadCountDoesNotChangeTables) {
-  const ModelFile m = ModelFile::random(small_config(), 7);
-  const auto target = test_symbols(80, 2, 256);
-  const int before = at::get_num_threads();
-  auto p = make_cpu_predictor(m, 16);
-  at::set_num_threads(1);
-  const std::string one = batched_hash(*p, target, 16, 3);
-  at::set_num_threads(2);
-  const std::string two = batched_hash(*p, target, 16, 3);
-  at::set_num_threads(before);
-  EXPECT_EQ(one, two);
-  EXPECT_EQ(one, reference_hash(m, target));
+// The AVX2 kernels and the portable loops against the reference, for the head
+// sizes the vector attention handles and others, odd windows (padded cache
+// rows, odd spans) and one and several kv heads.
+TEST(Network, VectorAndPortableKernelsMatchReference) {
+  struct Shape {
+    std::uint32_t head_dim, heads, kv_heads, window;
+  };
+  for (const Shape s : {Shape{16, 4, 2, 32}, Shape{32, 4, 1, 37}, Shape{64, 2, 1, 9}, Shape{24, 2, 2, 13},
+                        Shape{7, 2, 1, 8}}) {
+    ModelConfig c = small_config();
+    c.head_dim = s.head_dim;
+    c.heads = s.heads;
+    c.kv_heads = s.kv_heads;
+    c.window = s.window;
+    const ModelFile m = ModelFile::random(c, 11);
+    const auto target = test_symbols(90, 6, 256);
+    const std::string expected = reference_hash(m, target);
+    for (const bool avx2 : {true, false}) {
+      set_avx2_kernels(avx2);
+      auto p = make_cpu_predictor(m, 8);
+      EXPECT_EQ(batched_hash(*p, target, 5, 6), expected) << "head_dim " << s.head_dim << " avx2 " << avx2;
+    }
+    set_avx2_kernels(true);
+  }
 }
 
-TEST(Network, InnerSizesAbove1024AreSplitExactly) {
+TEST(Network, LargeInnerSizesAreExact) {
   ModelConfig c = small_config();
-  c.ffn = 1100;  // w2's inner size exceeds the exact float32 range in one block
+  c.ffn = 1100;  // w2's inner size: sums beyond float32's exact range
   c.layers = 1;
   const ModelFile m = ModelFile::random(c, 9);
   const auto target = test_symbols(40, 3, 256);

@@ -1,0 +1,121 @@
+#include "model/int8_gemm.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <stdexcept>
+
+namespace lmzip {
+
+namespace {
+
+constexpr std::uint32_t kBlock = 16;     // outputs per block: two 8-lane int32 vectors
+constexpr std::uint32_t kMaxIn = 131072;  // 127 * 127 * kMaxIn < 2^31: int32 sums are exact
+constexpr std::size_t kRows = 4;          // rows sharing each loaded weight block
+
+bool cpu_has_avx2() {
+  static const bool avx2 = __builtin_cpu_supports("avx2");
+  return avx2;
+}
+
+std::atomic<bool> use_avx2{cpu_has_avx2()};
+
+// Rows [0, R) of a row group against one block of 16 outputs; y gets `width`
+// of them (16, or fewer in the last block).
+template <std::size_t R>
+__attribute__((target("avx2"), always_inline)) inline void block_rows(const std::int8_t* wb, const std::int32_t* xp,
+                                                                    std::uint32_t pairs, std::int32_t* y,
+                                                                    std::uint32_t out, std::uint32_t width) {
+  __m256i lo[R], hi[R];
+  for (std::size_t r = 0; r < R; ++r) lo[r] = hi[r] = _mm256_setzero_si256();
+  for (std::uint32_t p = 0; p < pairs; ++p) {
+    const __m256i w0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wb + 32 * p)));
+    const __m256i w1 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wb + 32 * p + 16)));
+    for (std::size_t r = 0; r < R; ++r) {
+      const __m256i x = _mm256_set1_epi32(xp[r * pairs + p]);
+      lo[r] = _mm256_add_epi32(lo[r], _mm256_madd_epi16(w0, x));
+      hi[r] = _mm256_add_epi32(hi[r], _mm256_madd_epi16(w1, x));
+    }
+  }
+  for (std::size_t r = 0; r < R; ++r) {
+    std::int32_t* row = y + r * out;
+    if (width == kBlock) {
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(row), lo[r]);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(row + 8), hi[r]);
+    } else {
+      alignas(32) std::int32_t tmp[kBlock];
+      _mm256_store_si256(reinterpret_cast<__m256i*>(tmp), lo[r]);
+      _mm256_store_si256(reinterpret_cast<__m256i*>(tmp + 8), hi[r]);
+      std::memcpy(row, tmp, width * sizeof(std::int32_t));
+    }
+  }
+}
+
+}  // namespace
+
+Int8Gemm::Int8Gemm(const std::int8_t* weight, std::uint32_t out, std::uint32_t in)
+    : out_(out), in_(in), pairs_((in + 1) / 2), blocks_((out + kBlock - 1) / kBlock) {
+  if (in == 0 || out == 0 || in > kMaxIn) throw std::invalid_argument("int8 gemm: unsupported shape");
+  weight_.assign(weight, weight + std::size_t{out} * in);
+  packed_.assign(std::size_t{blocks_} * pairs_ * 2 * kBlock, 0);
+  for (std::uint32_t o = 0; o < out; ++o) {
+    const std::uint32_t b = o / kBlock, lane = o % kBlock;
+    for (std::uint32_t k = 0; k < in; ++k)
+      packed_[(std::size_t{b} * pairs_ + k / 2) * 2 * kBlock + 2 * lane + k % 2] = weight[std::size_t{o} * in + k];
+  }
+}
+
+bool avx2_kernels() { return use_avx2; }
+void set_avx2_kernels(bool enabled) { use_avx2 = enabled && cpu_has_avx2(); }
+
+void Int8Gemm::run(const std::int8_t* x, std::size_t n, std::int32_t* y) {
+  if (use_avx2)
+    run_avx2(x, n, y);
+  else
+    run_portable(x, n, y);
+}
+
+void Int8Gemm::run_portable(const std::int8_t* x, std::size_t n, std::int32_t* y) const {
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::int8_t* xi = x + i * in_;
+    for (std::uint32_t o = 0; o < out_; ++o) {
+      const std::int8_t* w = weight_.data() + std::size_t{o} * in_;
+      std::int32_t sum = 0;
+      for (std::uint32_t k = 0; k < in_; ++k) sum += std::int32_t{xi[k]} * w[k];
+      y[i * out_ + o] = sum;
+    }
+  }
+}
+
+__attribute__((target("avx2"))) void Int8Gemm::run_avx2(const std::int8_t* x, std::size_t n, std::int32_t* y) {
+  // Each row as int16 pairs (x[2p], x[2p+1]) packed in an int32, for broadcasting.
+  x_pairs_.resize(n * pairs_);
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::int8_t* xi = x + i * in_;
+    std::int32_t* xp = x_pairs_.data() + i * pairs_;
+    for (std::uint32_t p = 0; p < pairs_; ++p) {
+      const std::uint32_t lo = static_cast<std::uint16_t>(std::int16_t{xi[2 * p]});
+      const std::uint32_t hi = 2 * p + 1 < in_ ? static_cast<std::uint16_t>(std::int16_t{xi[2 * p + 1]}) : 0;
+      xp[p] = static_cast<std::int32_t>(lo | hi << 16);
+    }
+  }
+  for (std::uint32_t b = 0; b < blocks_; ++b) {
+    const std::int8_t* wb = packed_.data() + std::size_t{b} * pairs_ * 2 * kBlock;
+    const std::uint32_t width = std::min(kBlock, out_ - b * kBlock);
+    std::int32_t* yb = y + b * kBlock;
+    std::size_t i = 0;
+    for (; i + kRows <= n; i += kRows)
+      block_rows<kRows>(wb, x_pairs_.data() + i * pairs_, pairs_, yb + i * out_, out_, width);
+    const std::int32_t* xp = x_pairs_.data() + i * pairs_;
+    switch (n - i) {
+      case 3: block_rows<3>(wb, xp, pairs_, yb + i * out_, out_, width); break;
+      case 2: block_rows<2>(wb, xp, pairs_, yb + i * out_, out_, width); break;
+      case 1: block_rows<1>(wb, xp, pairs_, yb + i * out_, out_, width); break;
+      default: break;
+    }
+  }
+}
+
+}  // namespace lmzip

@@ -1,0 +1,66 @@
+// The exact int8 product against plain int32 loops, for both kernels and
+// shapes that leave partial output blocks, odd inner sizes and row tails.
+#include "model/int8_gemm.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+#include <vector>
+
+namespace lmzip {
+namespace {
+
+std::vector<std::int8_t> random_int8(std::size_t n, std::mt19937& rng) {
+  std::vector<std::int8_t> v(n);
+  for (auto& e : v) e = static_cast<std::int8_t>(static_cast<int>(rng() % 255) - 127);
+  return v;
+}
+
+class KernelSetting : public ::testing::TestWithParam<bool> {
+ protected:
+  void SetUp() override { set_avx2_kernels(GetParam()); }
+  void TearDown() override { set_avx2_kernels(true); }
+};
+
+TEST_P(KernelSetting, ProductsMatchPlainLoops) {
+  std::mt19937 rng(5);
+  struct Shape {
+    std::uint32_t out, in;
+    std::size_t rows;
+  };
+  for (const Shape s : {Shape{16, 2, 4}, Shape{37, 7, 5}, Shape{130, 128, 9}, Shape{8, 1031, 3}, Shape{2048, 128, 6}}) {
+    const auto w = random_int8(std::size_t{s.out} * s.in, rng);
+    const auto x = random_int8(s.rows * s.in, rng);
+    Int8Gemm gemm(w.data(), s.out, s.in);
+    std::vector<std::int32_t> y(s.rows * s.out, -1);
+    gemm.run(x.data(), s.rows, y.data());
+    for (std::size_t r = 0; r < s.rows; ++r)
+      for (std::uint32_t o = 0; o < s.out; ++o) {
+        std::int32_t want = 0;
+        for (std::uint32_t k = 0; k < s.in; ++k) want += std::int32_t{x[r * s.in + k]} * w[std::size_t{o} * s.in + k];
+        ASSERT_EQ(y[r * s.out + o], want) << s.out << "x" << s.in << " row " << r << " out " << o;
+      }
+  }
+}
+
+TEST_P(KernelSetting, ExtremeValuesStayExact) {
+  // All +-127: the largest sums the int32 accumulators must hold.
+  const std::uint32_t in = 4096, out = 24;
+  std::vector<std::int8_t> w(std::size_t{out} * in, 127), x(3 * in, -127);
+  Int8Gemm gemm(w.data(), out, in);
+  std::vector<std::int32_t> y(3 * out);
+  gemm.run(x.data(), 3, y.data());
+  for (std::int32_t v : y) EXPECT_EQ(v, -127 * 127 * static_cast<std::int32_t>(in));
+}
+
+INSTANTIATE_TEST_SUITE_P(Int8Gemm, KernelSetting, ::testing::Values(true, false),
+                         [](const auto& info) { return info.param ? "avx2" : "portable"; });
+
+TEST(Int8Gemm, RejectsShapesItCannotSumExactly) {
+  std::vector<std::int8_t> w(1);
+  EXPECT_THROW(Int8Gemm(w.data(), 1, 0), std::invalid_argument);
+  EXPECT_THROW(Int8Gemm(w.data(), 0, 1), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace lmzip
