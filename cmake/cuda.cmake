@@ -48,7 +48,7 @@ set_target_properties(lmzip_cuda_kernels PROPERTIES
 target_link_libraries(lmzip_cuda_kernels PUBLIC CUDA::cudart)
 
 target_sources(lmzip_model PRIVATE src/model/cuda_predictor.cpp)
-target_link_libraries(lmzip_model PUBLIC lmzip_cuda_kernels CUDA::cudart)
+target_link_libraries(lmzip_model PUBLIC lmzip_cuda_kernels CUDA::cudart ${TORCH_LIBRARIES})
 # Linking against a wheel's libtorch_cuda on a machine that lacks some of the
 # CUDA libraries it names (the wheel's nvidia-* packages: cuSPARSELt, NVSHMEM,
 # cuFile) needs -DCMAKE_EXE_LINKER_FLAGS=-Wl,--allow-shlib-undefined; they are

@@ -24,6 +24,7 @@
 
 #include "cli/file_ops.h"
 #include "lmzip/lmzip.h"
+#include "cli/train_module.h"
 #include "train/trainer.h"
 
 namespace lmzip::cli {
@@ -566,7 +567,7 @@ int Main(int argc, char** argv) {
       train_options.tokenizer = "sentencepiece";
     }
     try {
-      lmzip::train(train_options);
+      lmzip::cli::run_train_module(train_options);
     } catch (const std::exception& e) {
       spdlog::error("train: {}", e.what());
       return 1;
