@@ -240,22 +240,70 @@ __attribute__((target("avx2"))) void row_frequencies_avx2(const std::int32_t* ac
   for (; o < V; ++o) f[o] = 1 + kOutExp[std::min<std::int64_t>(zmax - z[o], 383)];
 }
 
-// A linear layer: its exact int8 product and the sums of the last run.
+// out[i][o] = clamp(round_shift(acc[i][o] * mult[o], shift), lo, hi) for n
+// rows of `width` sums: the requantization after every product.
+void scale_rows_portable(const std::int32_t* acc, const std::int32_t* mult, unsigned shift, std::size_t n,
+                         std::uint32_t width, std::int32_t lo, std::int32_t hi, std::int32_t* out) {
+  for (std::size_t i = 0; i < n * width; i += width)
+    for (std::uint32_t o = 0; o < width; ++o)
+      out[i + o] = static_cast<std::int32_t>(clamp(round_shift(std::int64_t{acc[i + o]} * mult[o], shift), lo, hi));
+}
+
+__attribute__((target("avx2"))) void scale_rows_avx2(const std::int32_t* acc, const std::int32_t* mult,
+                                                     unsigned shift, std::size_t n, std::uint32_t width,
+                                                     std::int32_t lo, std::int32_t hi, std::int32_t* out) {
+  const VectorRoundShift scale(shift);
+  const __m256i low = _mm256_set1_epi64x(lo), high = _mm256_set1_epi64x(hi);
+  const __m256i low_halves = _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6);
+  auto four = [&](__m128i a, __m128i m) __attribute__((target("avx2"))) {
+    __m256i v = scale(_mm256_cvtepi32_epi64(a), _mm256_cvtepi32_epi64(m));
+    v = _mm256_blendv_epi8(v, low, _mm256_cmpgt_epi64(low, v));
+    v = _mm256_blendv_epi8(v, high, _mm256_cmpgt_epi64(v, high));
+    return _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(v, low_halves));
+  };
+  for (std::size_t i = 0; i < n * width; i += width) {
+    std::uint32_t o = 0;
+    for (; o + 8 <= width; o += 8) {
+      const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + i + o));
+      const __m256i m = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(mult + o));
+      const __m128i first = four(_mm256_castsi256_si128(a), _mm256_castsi256_si128(m));
+      const __m128i second = four(_mm256_extracti128_si256(a, 1), _mm256_extracti128_si256(m, 1));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i + o),
+                          _mm256_inserti128_si256(_mm256_castsi128_si256(first), second, 1));
+    }
+    for (; o < width; ++o)
+      out[i + o] = static_cast<std::int32_t>(clamp(round_shift(std::int64_t{acc[i + o]} * mult[o], shift), lo, hi));
+  }
+}
+
+// A linear layer: its exact int8 product, the sums of the last run and
+// their requantized values.
 struct GemmLinear {
   const QuantLinear* q = nullptr;
   std::unique_ptr<Int8Gemm> gemm;
-  std::vector<std::int32_t> sums;  // [max_streams][out]
+  std::vector<std::int32_t> sums;    // [max_streams][out]
+  std::vector<std::int32_t> scaled;  // [max_streams][out], after scale()
 
   void init(const QuantLinear& linear, std::uint32_t max_streams) {
     q = &linear;
     gemm = std::make_unique<Int8Gemm>(linear.weight.data(), linear.out, linear.in);
     sums.assign(std::size_t{max_streams} * linear.out, 0);
+    scaled.assign(sums.size(), 0);
   }
 
   // x: [n][in] rows.
   void run(const std::vector<std::int8_t>& x, std::int64_t n) { gemm->run(x.data(), static_cast<std::size_t>(n), sums.data()); }
 
-  std::int32_t acc(std::int64_t row, std::uint32_t o) const { return sums[static_cast<std::size_t>(row) * q->out + o]; }
+  // scaled = clamp(round_shift(sums * multiplier, shift), lo, hi) for n rows.
+  void scale(std::int64_t n, std::int32_t lo, std::int32_t hi) {
+    const auto rows = static_cast<std::size_t>(n);
+    if (avx2_kernels() && q->shift <= kMaxVectorShift)
+      scale_rows_avx2(sums.data(), q->multiplier.data(), q->shift, rows, q->out, lo, hi, scaled.data());
+    else
+      scale_rows_portable(sums.data(), q->multiplier.data(), q->shift, rows, q->out, lo, hi, scaled.data());
+  }
+
+  std::int32_t value(std::int64_t row, std::uint32_t o) const { return scaled[static_cast<std::size_t>(row) * q->out + o]; }
 };
 
 struct LayerState {
@@ -357,31 +405,28 @@ class CpuPredictor final : public Predictor {
     }
   }
 
-  void residual_add(const GemmLinear& g, std::int64_t n) {
-    const QuantLinear& q = *g.q;
+  // Beyond +-2^30 a term decides the clamp at +-2^24 by its sign alone.
+  void residual_add(GemmLinear& g, std::int64_t n) {
+    g.scale(n, -(1 << 30), 1 << 30);
+    const std::uint32_t d = g.q->out;
     for (std::int64_t i = 0; i < n; ++i) {
       std::int32_t* r = residual_.data() + i * cfg_.width;
-      for (std::uint32_t o = 0; o < q.out; ++o)
-        r[o] = static_cast<std::int32_t>(clamp(r[o] + round_shift(std::int64_t{g.acc(i, o)} * q.multiplier[o], q.shift),
-                                               -kResidualLimit, kResidualLimit));
+      const std::int32_t* t = g.scaled.data() + i * d;
+      for (std::uint32_t o = 0; o < d; ++o)
+        r[o] = static_cast<std::int32_t>(clamp(std::int64_t{r[o]} + t[o], -kResidualLimit, kResidualLimit));
     }
   }
 
-  void squared_relu(const GemmLinear& g, std::int64_t n) {
-    const QuantLinear& q = *g.q;
+  // u = min((t^2 + 128) >> 8, 127), t = min(round_shift(max(acc, 0) * m), 4095):
+  // with m >= 0, clamping the scaled sum to [0, 4095] is the same.
+  void squared_relu(GemmLinear& g, std::int64_t n) {
+    g.scale(n, 0, 4095);
+    const std::size_t size = static_cast<std::size_t>(n) * g.q->out;
     std::int8_t* u = hidden_.data();
-    for (std::int64_t i = 0; i < n; ++i) {
-      for (std::uint32_t o = 0; o < q.out; ++o) {
-        const std::int64_t a = std::max(g.acc(i, o), 0);
-        const std::int64_t t = std::min<std::int64_t>(round_shift(a * q.multiplier[o], q.shift), 4095);
-        u[i * q.out + o] = static_cast<std::int8_t>(std::min<std::int64_t>((t * t + 128) >> 8, 127));
-      }
+    for (std::size_t k = 0; k < size; ++k) {
+      const std::int32_t t = g.scaled[k];
+      u[k] = static_cast<std::int8_t>(std::min((t * t + 128) >> 8, 127));
     }
-  }
-
-  static std::int8_t requant8(const GemmLinear& g, std::int64_t row, std::uint32_t o) {
-    return static_cast<std::int8_t>(
-        clamp(round_shift(std::int64_t{g.acc(row, o)} * g.q->multiplier[o], g.q->shift), -127, 127));
   }
 
   void attention(LayerState& s, const AttentionParams& a, const std::uint32_t* slots, std::int64_t n) {
@@ -389,6 +434,7 @@ class CpuPredictor final : public Predictor {
     const std::uint32_t group = heads / cfg_.kv_heads;
     const std::size_t head_bytes = cache_.head_bytes();
     std::int8_t* out = attn_.data();
+    for (GemmLinear* g : {&s.qkv_q, &s.qkv_k, &s.qkv_v}) g->scale(n, -127, 127);
     for (std::int64_t i = 0; i < n; ++i) {
       const std::uint32_t slot = slots[i];
       const std::uint32_t t = position_[slot];
@@ -396,11 +442,11 @@ class CpuPredictor final : public Predictor {
       for (std::uint32_t g = 0; g < cfg_.kv_heads; ++g) {
         const std::size_t base = (std::size_t{slot} * cfg_.kv_heads + g) * head_bytes;
         for (std::uint32_t e = 0; e < dh; ++e) {
-          s.keys[base + cache_.key(row, e)] = requant8(s.qkv_k, i, g * dh + e);
-          s.values[base + cache_.value(row, e)] = requant8(s.qkv_v, i, g * dh + e);
+          s.keys[base + cache_.key(row, e)] = static_cast<std::int8_t>(s.qkv_k.value(i, g * dh + e));
+          s.values[base + cache_.value(row, e)] = static_cast<std::int8_t>(s.qkv_v.value(i, g * dh + e));
         }
       }
-      for (std::uint32_t o = 0; o < heads * dh; ++o) query_[o] = requant8(s.qkv_q, i, o);
+      for (std::uint32_t o = 0; o < heads * dh; ++o) query_[o] = static_cast<std::int8_t>(s.qkv_q.value(i, o));
       const std::uint32_t span = std::min(t + 1, window);
       for (std::uint32_t g = 0; g < cfg_.kv_heads; ++g) {
         const std::size_t base = (std::size_t{slot} * cfg_.kv_heads + g) * head_bytes;
