@@ -356,7 +356,7 @@ def write_markdown(path, args, files, comps, results, groups, problems, chart_na
                  f"{len(files)} files, {sum(f.size for f in files):,} bytes.")
     lines.append("")
     lines.append("KB/s = 1000 bytes of original per second of wall time (process start to exit, "
-                 "so lmzip's ~1 s of libtorch start-up weighs on small files). Memory = peak RSS of the "
+                 "start-up included: loading a model and its self-test). Memory = peak RSS of the "
                  "process (GNU time %M). Ratio = original / compressed. Adjusted ratio = original / (compressed + "
                  "model file size), as in \"Language Modeling is Compression\"; per group the model is "
                  "counted once, per file it is counted for that file alone; 0 for classic tools.")

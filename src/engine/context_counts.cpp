@@ -63,12 +63,15 @@ std::uint32_t ContextCounts::hash(const std::uint16_t* last, int order) const {
   return static_cast<std::uint32_t>(h >> 32);  // callers split it into bucket and check
 }
 
-void ContextCounts::predict(const std::uint32_t* ids, const std::uint32_t* positions, std::size_t n) {
+void ContextCounts::begin_step(const std::uint32_t* ids, std::size_t n) {
   row_ids_.assign(ids, ids + n);
   contexts_.assign(n * kOrders, Context{});
   symbols_.assign(n, 0);
-  for (std::size_t i = 0; i < n; ++i) {
-    const std::uint32_t id = ids[i];
+}
+
+void ContextCounts::predict(const std::uint32_t* positions, std::size_t first, std::size_t last) {
+  for (std::size_t i = first; i < last; ++i) {
+    const std::uint32_t id = row_ids_[i];
     if (!chunks_[id].counted) continue;
     if (positions[i] == 0) seen_[id] = 0;
     const Frame& fr = frames_[chunks_[id].frame];

@@ -24,8 +24,11 @@ class ContextCounts {
   };
   explicit ContextCounts(const std::vector<Chunk>& chunks);
 
-  // Before a step (rows in ascending chunk order): looks up each row's contexts.
-  void predict(const std::uint32_t* ids, const std::uint32_t* positions, std::size_t n);
+  // Before a step (rows in ascending chunk order): takes its rows.
+  void begin_step(const std::uint32_t* ids, std::size_t n);
+  // Then looks up the contexts of rows [first, last). Disjoint ranges of rows
+  // may run on different threads, as may add_boosts() for distinct rows.
+  void predict(const std::uint32_t* positions, std::size_t first, std::size_t last);
   // Row i's followers seen (distinct, at most kMaxCandidates); returns their number.
   std::size_t candidates(std::size_t i, std::uint32_t* out) const;
   // Adds to boosts[j] what the counts add to symbols[j] (row i's candidates,

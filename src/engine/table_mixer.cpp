@@ -21,60 +21,64 @@ TableMixer::TableMixer(const std::vector<MatchModels::Chunk>& chunks)
 void TableMixer::prepare(Predictor& predictor, const std::uint32_t* ids, const std::uint32_t* positions,
                          std::size_t n) {
   matches_.predict(ids, positions, n);
-  counts_.predict(ids, positions, n);
+  counts_.begin_step(ids, n);
   boosted_.resize(n * kMaxBoosted);
   sizes_.assign(n, 0);
   network_totals_.resize(n);
   totals_.resize(n);
-  std::size_t columns = 1;
-  std::uint32_t symbols[kMaxBoosted];
-  for (std::size_t i = 0; i < n; ++i) {
-    std::size_t k = counts_.candidates(i, symbols);
-    if (matches_.predicts(i) && std::find(symbols, symbols + k, matches_.predicted()[i]) == symbols + k)
-      symbols[k++] = matches_.predicted()[i];
-    for (std::size_t j = 1; j < k; ++j)  // insertion sort: k is small
-      for (std::size_t m = j; m > 0 && symbols[m - 1] > symbols[m]; --m) std::swap(symbols[m - 1], symbols[m]);
-    for (std::size_t j = 0; j < k; ++j) boosted_[i * kMaxBoosted + j] = {symbols[j], 0, 0, 0};
-    sizes_[i] = static_cast<std::uint8_t>(k);
-    columns = std::max(columns, k);
-  }
+  // Rows are independent until end_step(): split between the predictor's threads.
+  predictor.for_row_ranges(n, [&](std::size_t first, std::size_t last) {
+    counts_.predict(positions, first, last);
+    std::uint32_t symbols[kMaxBoosted];
+    for (std::size_t i = first; i < last; ++i) {
+      std::size_t k = counts_.candidates(i, symbols);
+      if (matches_.predicts(i) && std::find(symbols, symbols + k, matches_.predicted()[i]) == symbols + k)
+        symbols[k++] = matches_.predicted()[i];
+      for (std::size_t j = 1; j < k; ++j)  // insertion sort: k is small
+        for (std::size_t m = j; m > 0 && symbols[m - 1] > symbols[m]; --m) std::swap(symbols[m - 1], symbols[m]);
+      for (std::size_t j = 0; j < k; ++j) boosted_[i * kMaxBoosted + j] = {symbols[j], 0, 0, 0};
+      sizes_[i] = static_cast<std::uint8_t>(k);
+    }
+  });
   // The network's ranges of the boosted symbols (rows with fewer ask for
   // symbol 0; every row's first range also gives its total).
+  const std::size_t columns = std::max<std::size_t>(1, n == 0 ? 1 : *std::max_element(sizes_.begin(), sizes_.end()));
   column_.assign(n * columns, 0);
   ranges_.resize(n * columns);
   for (std::size_t i = 0; i < n; ++i)
     for (std::size_t j = 0; j < sizes_[i]; ++j) column_[i * columns + j] = boosted_[i * kMaxBoosted + j].symbol;
   predictor.ranges_of_many(column_.data(), columns, ranges_.data());
-  for (std::size_t i = 0; i < n; ++i) {
-    network_totals_[i] = ranges_[i * columns].total;
-    for (std::size_t j = 0; j < sizes_[i]; ++j) {
-      boosted_[i * kMaxBoosted + j].below = ranges_[i * columns + j].below;
-      boosted_[i * kMaxBoosted + j].freq = ranges_[i * columns + j].freq;
+  predictor.for_row_ranges(n, [&](std::size_t first, std::size_t last) {
+    std::uint32_t symbols[kMaxBoosted];
+    for (std::size_t i = first; i < last; ++i) {
+      network_totals_[i] = ranges_[i * columns].total;
+      Boosted* b = &boosted_[i * kMaxBoosted];
+      std::uint64_t boosts[kMaxBoosted] = {};
+      for (std::size_t j = 0; j < sizes_[i]; ++j) {
+        b[j].below = ranges_[i * columns + j].below;
+        b[j].freq = ranges_[i * columns + j].freq;
+        symbols[j] = b[j].symbol;
+      }
+      counts_.add_boosts(i, network_totals_[i], symbols, sizes_[i], boosts);
+      std::uint64_t total = network_totals_[i];
+      for (std::size_t j = 0; j < sizes_[i]; ++j) {
+        b[j].boost = boosts[j];
+        total += b[j].boost;
+      }
+      if (matches_.predicts(i)) {
+        // The match raises its symbol in the table the counts left.
+        const std::uint32_t p = matches_.predicted()[i];
+        std::uint64_t before = 0;
+        std::size_t j = 0;
+        for (; b[j].symbol != p; ++j) before += b[j].boost;
+        const SymbolRange counted{b[j].below + before, total, static_cast<std::uint32_t>(b[j].freq + b[j].boost), p};
+        const std::uint64_t match_boost = matches_.boost(i, counted);
+        b[j].boost += match_boost;
+        total += match_boost;
+      }
+      totals_[i] = total;
     }
-  }
-  for (std::size_t i = 0; i < n; ++i) {
-    Boosted* b = &boosted_[i * kMaxBoosted];
-    std::uint64_t boosts[kMaxBoosted] = {};
-    for (std::size_t j = 0; j < sizes_[i]; ++j) symbols[j] = b[j].symbol;
-    counts_.add_boosts(i, network_totals_[i], symbols, sizes_[i], boosts);
-    std::uint64_t total = network_totals_[i];
-    for (std::size_t j = 0; j < sizes_[i]; ++j) {
-      b[j].boost = boosts[j];
-      total += b[j].boost;
-    }
-    if (matches_.predicts(i)) {
-      // The match raises its symbol in the table the counts left.
-      const std::uint32_t p = matches_.predicted()[i];
-      std::uint64_t before = 0;
-      std::size_t j = 0;
-      for (; b[j].symbol != p; ++j) before += b[j].boost;
-      const SymbolRange counted{b[j].below + before, total, static_cast<std::uint32_t>(b[j].freq + b[j].boost), p};
-      const std::uint64_t match_boost = matches_.boost(i, counted);
-      b[j].boost += match_boost;
-      total += match_boost;
-    }
-    totals_[i] = total;
-  }
+  });
 }
 
 std::uint64_t TableMixer::network_target(std::size_t i, std::uint64_t target) const {

@@ -98,6 +98,14 @@ class ParallelPredictor : public Predictor {
     });
   }
 
+  void for_row_ranges(std::size_t n, const std::function<void(std::size_t, std::size_t)>& fn) override {
+    const std::size_t parts = parts_.size();
+    run([&](std::size_t k) {
+      const std::size_t first = n * k / parts, last = n * (k + 1) / parts;
+      if (first < last) fn(first, last);
+    });
+  }
+
  private:
   // Part k's rows of the last step: their index in the batch, local slots, symbols.
   struct Rows {

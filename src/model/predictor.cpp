@@ -13,6 +13,10 @@ void Predictor::advance(const std::uint32_t* slots, const std::uint32_t* symbols
   host_tables_ = true;
 }
 
+void Predictor::for_row_ranges(std::size_t n, const std::function<void(std::size_t, std::size_t)>& fn) {
+  fn(0, n);
+}
+
 void Predictor::ranges_of(const std::uint32_t* symbols, SymbolRange* out) {
   const std::uint32_t V = vocab_size();
   for (std::size_t i = 0; i < rows_; ++i) {

@@ -5,6 +5,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 namespace lmzip {
@@ -48,6 +49,11 @@ class Predictor {
   // Decoding: out[i] = the range of the symbol s with
   // below(s) <= targets[i] < below(s) + freq(s) (targets below table i's total).
   virtual void find(const std::uint64_t* targets, SymbolRange* out);
+  // Runs fn(first, last) over ranges that split rows [0, n): on the threads
+  // of the predictor's parts where it has several (ParallelPredictor), else
+  // as fn(0, n). For per-row work of the caller between the calls above; fn
+  // must not call the predictor.
+  virtual void for_row_ranges(std::size_t n, const std::function<void(std::size_t, std::size_t)>& fn);
 
  protected:
   std::size_t advanced_rows() const { return rows_; }

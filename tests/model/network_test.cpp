@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <random>
+#include <thread>
 #include <vector>
 
 #include "hash/sha256.h"
@@ -89,6 +90,29 @@ TEST(Network, ParallelPredictorMatchesOnePredictor) {
         parallel->advance(slots.data(), symbols.data(), n);
         testing::expect_coding_matches_tables(*parallel, f.data(), n, rng);
       }
+    }
+  }
+}
+
+// for_row_ranges covers every row once, in disjoint ranges, on as many
+// threads as there are parts (and in one range on a single predictor).
+TEST(Network, RowRangesCoverEveryRowOnce) {
+  const ModelFile m = ModelFile::random(small_config(), 13);
+  for (std::size_t parts_count : {1u, 2u, 3u}) {
+    std::vector<std::unique_ptr<Predictor>> parts;
+    for (std::size_t k = 0; k < parts_count; ++k) parts.push_back(make_cpu_predictor(m, 4));
+    auto p = make_parallel_predictor(std::move(parts));
+    for (std::size_t n : {0u, 1u, 2u, 7u, 12u}) {
+      std::vector<int> covered(n, 0);
+      std::vector<std::thread::id> threads(n);
+      p->for_row_ranges(n, [&](std::size_t first, std::size_t last) {
+        for (std::size_t i = first; i < last; ++i) {
+          ++covered[i];
+          threads[i] = std::this_thread::get_id();
+        }
+      });
+      EXPECT_EQ(std::count(covered.begin(), covered.end(), 1), static_cast<std::ptrdiff_t>(n)) << parts_count;
+      if (n >= parts_count) EXPECT_NE(threads.front() == threads.back(), parts_count > 1) << parts_count << " " << n;
     }
   }
 }
