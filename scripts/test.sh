@@ -10,11 +10,11 @@
 #   LMZIP_STAGES="normal asan" scripts/test.sh   the stages named
 #
 # The sanitizer stage builds only the unit-test programs and runs them with
-# ctest, leaving out the CLI scripts (cli_*), which would mostly measure
-# libtorch's start-up under ASan. libtorch is not instrumented and keeps
-# process-lifetime allocations that LeakSanitizer reports as leaks, so leak
-# checking is off there (docs/reliability.md); every other ASan and UBSan
-# report fails the test that triggered it.
+# ctest, leaving out the CLI scripts (cli_*), which run the lmzip program
+# that this stage does not build. libtorch (the trainer's tests) is not
+# instrumented and keeps process-lifetime allocations that LeakSanitizer
+# reports as leaks, so leak checking is off there (docs/reliability.md);
+# every other ASan and UBSan report fails the test that triggered it.
 set -eu
 cd "$(dirname "$0")/.."
 jobs=${JOBS:-$(nproc)}

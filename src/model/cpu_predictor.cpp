@@ -71,7 +71,7 @@ struct AttendArgs {
   const std::int32_t* slope;
   unsigned score_shift;
   std::int64_t* z;    // scratch [rows]
-  std::int16_t* p;    // scratch [rows]
+  std::int16_t* p;    // scratch [rows + 2]: p[span] is read as the odd last row's partner
   std::int32_t* acc;  // scratch [2 * pairs]
   std::int8_t* out;   // [heads_in_group][head_dim]
 };

@@ -112,7 +112,9 @@ TEST(Network, RowRangesCoverEveryRowOnce) {
         }
       });
       EXPECT_EQ(std::count(covered.begin(), covered.end(), 1), static_cast<std::ptrdiff_t>(n)) << parts_count;
-      if (n >= parts_count) EXPECT_NE(threads.front() == threads.back(), parts_count > 1) << parts_count << " " << n;
+      if (n >= parts_count) {
+        EXPECT_NE(threads.front() == threads.back(), parts_count > 1) << parts_count << " " << n;
+      }
     }
   }
 }
