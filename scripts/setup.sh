@@ -10,7 +10,7 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 # sentencepiece: its spm_train trains token vocabularies (lmzip train).
 # python3-venv: the test suite's CUDA stage installs PyPI's torch into a venv.
-# libopenblas0-pthread: Debian's libtorch otherwise runs its GEMMs on the
+# libopenblas0-pthread: training (lmzip train) runs libtorch, whose GEMMs would otherwise run on the
 # reference BLAS, about 40 times slower.
 $SUDO apt-get install -y -qq --no-install-recommends \
   cmake make g++ pkg-config ca-certificates \
