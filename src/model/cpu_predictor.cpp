@@ -276,6 +276,37 @@ __attribute__((target("avx2"))) void scale_rows_avx2(const std::int32_t* acc, co
   }
 }
 
+// x[c] = clamp(round_div(r[c] * gain[c], divisor), -127, 127) for c < d, in
+// doubles four at a time. Exact while |r * gain| < 2^51 and divisor <= 2^40
+// (the caller checks): every product, numerator and remainder below is an
+// integer under 2^53. Only the clamped quotient is needed, so the estimate is
+// first held to [-129, 129], where one correction step makes it exact.
+__attribute__((target("avx2"))) void norm_row_avx2(const std::int32_t* r, const std::int32_t* gain, std::uint32_t d,
+                                                   std::int64_t divisor, std::int8_t* x) {
+  const double b = static_cast<double>(divisor);
+  const __m256d half = _mm256_set1_pd(b), b2 = _mm256_set1_pd(2 * b), inv = _mm256_set1_pd(1.0 / (2 * b));
+  const __m256d lo = _mm256_set1_pd(-129), hi = _mm256_set1_pd(129), one = _mm256_set1_pd(1), zero = _mm256_setzero_pd();
+  const __m256d out_lo = _mm256_set1_pd(-127), out_hi = _mm256_set1_pd(127);
+  auto four = [&](const std::int32_t* rc, const std::int32_t* gc) __attribute__((target("avx2"))) {
+    const __m256d a = _mm256_mul_pd(_mm256_cvtepi32_pd(_mm_loadu_si128(reinterpret_cast<const __m128i*>(rc))),
+                                    _mm256_cvtepi32_pd(_mm_loadu_si128(reinterpret_cast<const __m128i*>(gc))));
+    const __m256d num = _mm256_add_pd(_mm256_add_pd(a, a), half);
+    __m256d q = _mm256_floor_pd(_mm256_mul_pd(num, inv));
+    q = _mm256_min_pd(_mm256_max_pd(q, lo), hi);
+    const __m256d rem = _mm256_sub_pd(num, _mm256_mul_pd(q, b2));
+    q = _mm256_sub_pd(q, _mm256_and_pd(_mm256_cmp_pd(rem, zero, _CMP_LT_OQ), one));
+    q = _mm256_add_pd(q, _mm256_and_pd(_mm256_cmp_pd(rem, b2, _CMP_GE_OQ), one));
+    return _mm256_cvtpd_epi32(_mm256_min_pd(_mm256_max_pd(q, out_lo), out_hi));
+  };
+  std::uint32_t c = 0;
+  for (; c + 8 <= d; c += 8) {
+    const __m128i words = _mm_packs_epi32(four(r + c, gain + c), four(r + c + 4, gain + c + 4));
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(x + c), _mm_packs_epi16(words, words));
+  }
+  const RoundDivider div(divisor);
+  for (; c < d; ++c) x[c] = static_cast<std::int8_t>(clamp(div(std::int64_t{r[c]} * gain[c]), -127, 127));
+}
+
 // A linear layer: its exact int8 product, the sums of the last run and
 // their requantized values.
 struct GemmLinear {
@@ -393,12 +424,20 @@ class CpuPredictor final : public Predictor {
   // x_ = norm(residual_) as int8 rows.
   void norm(const std::vector<std::int32_t>& gain, std::int64_t n) {
     const std::uint32_t d = cfg_.width;
+    const std::int64_t max_gain = *std::max_element(gain.begin(), gain.end());
     std::int8_t* x = x_.data();
     for (std::int64_t i = 0; i < n; ++i) {
       const std::int32_t* r = residual_.data() + i * d;
-      std::int64_t ss = 0;
-      for (std::uint32_t c = 0; c < d; ++c) ss += std::int64_t{r[c]} * r[c];
+      std::int64_t ss = 0, max_r = 0;
+      for (std::uint32_t c = 0; c < d; ++c) {
+        ss += std::int64_t{r[c]} * r[c];
+        max_r = std::max<std::int64_t>(max_r, std::abs(std::int64_t{r[c]}));
+      }
       const std::int64_t rms = std::max<std::int64_t>(1, isqrt(ss / d));
+      if (avx2_kernels() && max_r * max_gain < (std::int64_t{1} << 51) && rms <= (std::int64_t{1} << 32)) {
+        norm_row_avx2(r, gain.data(), d, rms * 256, x + i * d);
+        continue;
+      }
       const RoundDivider div(rms * 256);
       for (std::uint32_t c = 0; c < d; ++c)
         x[i * d + c] = static_cast<std::int8_t>(clamp(div(std::int64_t{r[c]} * gain[c]), -127, 127));

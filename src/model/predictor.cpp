@@ -1,14 +1,25 @@
 #include "model/predictor.h"
 
-#include <numeric>
-
-#include "coder/range_coder.h"
+#include <algorithm>
 
 namespace lmzip {
 
 void Predictor::advance(const std::uint32_t* slots, const std::uint32_t* symbols, std::size_t count) {
-  tables_.resize(count * vocab_size());
+  const std::uint32_t V = vocab_size(), nb = blocks();
+  tables_.resize(count * V);
   step(slots, symbols, count, tables_.data());
+  block_below_.resize(count * (nb + 1));
+  for (std::size_t i = 0; i < count; ++i) {
+    const std::uint32_t* f = tables_.data() + i * V;
+    std::uint64_t* below = block_below_.data() + i * (nb + 1);
+    below[0] = 0;
+    for (std::uint32_t b = 0; b < nb; ++b) {
+      const std::uint32_t end = std::min(V, (b + 1) * kBlock);
+      std::uint64_t sum = 0;
+      for (std::uint32_t s = b * kBlock; s < end; ++s) sum += f[s];
+      below[b + 1] = below[b] + sum;
+    }
+  }
   rows_ = count;
   host_tables_ = true;
 }
@@ -17,32 +28,23 @@ void Predictor::for_row_ranges(std::size_t n, const std::function<void(std::size
   fn(0, n);
 }
 
+SymbolRange Predictor::host_range(std::size_t i, std::uint32_t s) const {
+  const std::uint32_t V = vocab_size(), nb = blocks();
+  const std::uint32_t* f = tables_.data() + i * V;
+  const std::uint64_t* below = block_below_.data() + i * (nb + 1);
+  std::uint64_t sum = below[s / kBlock];
+  for (std::uint32_t k = s / kBlock * kBlock; k < s; ++k) sum += f[k];
+  return {sum, below[nb], f[s], s};
+}
+
 void Predictor::ranges_of(const std::uint32_t* symbols, SymbolRange* out) {
-  const std::uint32_t V = vocab_size();
-  for (std::size_t i = 0; i < rows_; ++i) {
-    const std::uint32_t* f = tables_.data() + i * V;
-    const std::uint32_t s = symbols[i];
-    SymbolRange& r = out[i];
-    r.symbol = s;
-    r.freq = f[s];
-    r.below = std::accumulate(f, f + s, std::uint64_t{0});
-    r.total = std::accumulate(f + s, f + V, r.below);
-  }
+  for (std::size_t i = 0; i < rows_; ++i) out[i] = host_range(i, symbols[i]);
 }
 
 void Predictor::ranges_of_many(const std::uint32_t* symbols, std::size_t per_row, SymbolRange* out) {
   const std::size_t rows = rows_;
   if (host_tables_) {
-    const std::uint32_t V = vocab_size();
-    cum_.resize(V + 1);
-    for (std::size_t i = 0; i < rows; ++i) {
-      const std::uint32_t* f = tables_.data() + i * V;
-      const std::uint64_t total = cumulative_frequencies(f, V, cum_.data());
-      for (std::size_t j = 0; j < per_row; ++j) {
-        const std::uint32_t s = symbols[i * per_row + j];
-        out[i * per_row + j] = {cum_[s], total, f[s], s};
-      }
-    }
+    for (std::size_t i = 0; i < rows * per_row; ++i) out[i] = host_range(i / per_row, symbols[i]);
     return;
   }
   std::vector<std::uint32_t> column(rows);
@@ -55,16 +57,20 @@ void Predictor::ranges_of_many(const std::uint32_t* symbols, std::size_t per_row
 }
 
 void Predictor::find(const std::uint64_t* targets, SymbolRange* out) {
-  const std::uint32_t V = vocab_size();
-  cum_.resize(V + 1);
-  std::uint64_t* cum = cum_.data();
+  const std::uint32_t V = vocab_size(), nb = blocks();
   for (std::size_t i = 0; i < rows_; ++i) {
     const std::uint32_t* f = tables_.data() + i * V;
-    SymbolRange& r = out[i];
-    r.total = cumulative_frequencies(f, V, cum);
-    r.symbol = static_cast<std::uint32_t>(find_symbol(cum, V, targets[i]));
-    r.below = cum[r.symbol];
-    r.freq = f[r.symbol];
+    const std::uint64_t* below = block_below_.data() + i * (nb + 1);
+    // The block whose sums straddle the target (the last one for a target
+    // at or past the total, which only corrupt input asks), then the symbol.
+    const std::uint64_t target = targets[i];
+    const auto b = static_cast<std::uint32_t>(
+        std::min<std::ptrdiff_t>(std::upper_bound(below + 1, below + nb + 1, target) - (below + 1), nb - 1));
+    const std::uint32_t end = std::min(V, (b + 1) * kBlock) - 1;
+    std::uint32_t s = b * kBlock;
+    std::uint64_t sum = below[b];
+    for (; s < end && sum + f[s] <= target; ++s) sum += f[s];
+    out[i] = {sum, below[nb], f[s], s};
   }
 }
 

@@ -44,7 +44,7 @@ class Predictor {
   virtual void ranges_of(const std::uint32_t* symbols, SymbolRange* out);
   // The same for `per_row` symbols of each table: out[i * per_row + j] = the
   // range of symbols[i * per_row + j] in table i. The default asks ranges_of()
-  // a column at a time, or reads the host tables in one pass a row.
+  // a column at a time, or reads the host tables.
   virtual void ranges_of_many(const std::uint32_t* symbols, std::size_t per_row, SymbolRange* out);
   // Decoding: out[i] = the range of the symbol s with
   // below(s) <= targets[i] < below(s) + freq(s) (targets below table i's total).
@@ -60,8 +60,15 @@ class Predictor {
   void set_advanced_rows(std::size_t rows) { rows_ = rows; }
 
  private:
+  // Rows of a table are summed in blocks once per advance(), so that a range
+  // or a search reads one block of frequencies instead of the whole table.
+  static constexpr std::uint32_t kBlock = 64;
+  std::uint32_t blocks() const { return (vocab_size() + kBlock - 1) / kBlock; }
+  // Row i's range of symbol s, from its block sums.
+  SymbolRange host_range(std::size_t i, std::uint32_t s) const;
+
   std::vector<std::uint32_t> tables_;  // the default implementation's tables
-  std::vector<std::uint64_t> cum_;     // find()'s cumulative table, kept between steps
+  std::vector<std::uint64_t> block_below_;  // per row: blocks() + 1 sums of the blocks before, the last the total
   std::size_t rows_ = 0;
   bool host_tables_ = false;  // tables_ holds the last advance()'s tables
 };
