@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "cli/derive_model.h"
 #include "cli/file_ops.h"
 #include "lmzip/lmzip.h"
 #include "cli/train_module.h"
@@ -483,7 +484,7 @@ int Main(int argc, char** argv) {
                "With no FILE, or FILE -, read stdin and write stdout.",
                "lmzip"};
   app.footer(
-      "A file named compress, decompress or train: put -- before it (lmzip -- compress).\n"
+      "A file named compress, decompress, train or derive: put -- before it (lmzip -- compress).\n"
       "Models are searched in -m, $LMZIP_MODEL_PATH, then next to the program.\n"
       "Exit status: 0 ok, 1 error, 2 warning (a file skipped).");
   app.add_option("files", s.files, "files to process")->type_name("FILE");
@@ -536,6 +537,14 @@ int Main(int argc, char** argv) {
   }
   auto* train_cmd = app.add_subcommand("train", "train a model file from text");
   AddTrainOptions(*train_cmd, train_options);
+  DeriveOptions derive_options;
+  auto* derive_cmd = app.add_subcommand("derive", "write a copy of a model with another attention window");
+  derive_cmd->add_option("model", derive_options.input, "model file to copy")->required()->type_name("MODEL");
+  derive_cmd->add_option("-o,--output", derive_options.output, "model file to write (must not exist)")->required();
+  derive_cmd->add_option("--window", derive_options.window, "attention window in symbols (shorter: faster)")
+      ->required()
+      ->check(CLI::Range(1u, 65536u));
+  derive_cmd->add_option("--name", derive_options.name, "model name stored in the file (default: the input's)");
   app.require_subcommand(0, 1);
 
   try {
@@ -543,11 +552,11 @@ int Main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) {
       // `lmzip compress -h` means the main help: those commands share its options.
-      if (dynamic_cast<const CLI::CallForHelp*>(&e) != nullptr && !train_cmd->parsed()) {
+      if (dynamic_cast<const CLI::CallForHelp*>(&e) != nullptr && !train_cmd->parsed() && !derive_cmd->parsed()) {
         std::fputs(app.get_formatter()->make_help(&app, app.get_name(), CLI::AppFormatMode::Normal).c_str(), stdout);
         return 0;
       }
-      return app.exit(e);  // train -h, --help-all
+      return app.exit(e);  // train -h, derive -h, --help-all
     }
     return UsageError(e.what());
   }
@@ -570,6 +579,17 @@ int Main(int argc, char** argv) {
       lmzip::cli::run_train_module(train_options);
     } catch (const std::exception& e) {
       spdlog::error("train: {}", e.what());
+      return 1;
+    }
+    return 0;
+  }
+
+  if (derive_cmd->parsed()) {
+    if (!s.files.empty()) return UsageError("derive takes its model after the word derive");
+    try {
+      derive_model(derive_options);
+    } catch (const std::exception& e) {
+      spdlog::error("derive: {}", e.what());
       return 1;
     }
     return 0;
