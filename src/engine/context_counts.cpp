@@ -1,16 +1,16 @@
 #include "engine/context_counts.h"
 
 #include <algorithm>
+#include <stdexcept>
 
 namespace lmzip {
 
 namespace {
 
-constexpr int kBucketWords = 1 + ContextCounts::kEntries;
 constexpr std::uint32_t kMaxCount = 255;  // then a context's counts halve (30 and 1000 measured no better)
 constexpr std::uint32_t kInitialWeight = 16384;  // 0.25 of the network's total
-constexpr std::uint32_t kMaxWeight = 4 << 16;    // keeps totals below 2^27 * (1 + 4 * kOrders) < 2^32
-static_assert(ContextCounts::kOrders * 4 + 1 <= 31, "mixed totals must stay below 2^32");
+constexpr std::uint32_t kMaxWeight = 4 << 16;    // keeps totals below 2^27 * (1 + 4 * orders) < 2^32
+static_assert(ContextCounts::kMaxOrders * 4 + 1 <= 31, "mixed totals must stay below 2^32");
 constexpr std::int64_t kMaxGradient = 1 << 18;
 constexpr std::int64_t kRateDivisor = 16;        // weight step: the mean gradient / 16
 
@@ -33,22 +33,32 @@ std::uint8_t weight_bucket(std::uint32_t total, bool one_symbol) {
 }  // namespace
 
 ContextCounts::ContextCounts(const std::vector<Chunk>& chunks)
-    : chunks_(chunks), recent_(chunks.size() * kOrders, 0), seen_(chunks.size(), 0) {
+    : chunks_(chunks), recent_(chunks.size() * kMaxOrders, 0), seen_(chunks.size(), 0) {
   std::vector<std::uint64_t> frame_symbols;
   for (const Chunk& c : chunks_) {
-    if (!c.counted) continue;
-    if (frame_symbols.size() <= c.frame) frame_symbols.resize(c.frame + 1, 0);
+    if (c.shape.orders == 0) continue;
+    if (c.shape.orders > kMaxOrders || c.shape.entries < 1 || c.shape.entries > kMaxEntries)
+      throw std::invalid_argument("context counts: shape out of range");
+    if (frame_symbols.size() <= c.frame) {
+      frame_symbols.resize(c.frame + 1, 0);
+      frames_.resize(c.frame + 1);
+    }
+    Frame& fr = frames_[c.frame];
+    if (fr.shape.orders != 0 && !(fr.shape == c.shape))
+      throw std::invalid_argument("context counts: a frame's chunks count in different shapes");
+    fr.shape = c.shape;
     frame_symbols[c.frame] += c.symbol_count;
   }
-  frames_.resize(frame_symbols.size());
   for (std::size_t f = 0; f < frame_symbols.size(); ++f) {
     if (frame_symbols[f] == 0) continue;
-    // 2^10..2^17 buckets of 64 bytes an order (at most 8 MiB, 32 MiB a frame), about one a symbol.
+    // 2^10..2^17 buckets an order, about one a symbol: 64 bytes each in mode 4
+    // (at most 32 MiB a frame), 128 in mode 5 (at most 96 MiB).
     const int bits = std::clamp(floor_log2(frame_symbols[f]), 10, 17);
     Frame& fr = frames_[f];
-    for (auto& t : fr.table) t.assign((std::size_t{1} << bits) * kBucketWords, 0);
+    for (int o = 0; o < fr.shape.orders; ++o)
+      fr.table[o].assign((std::size_t{1} << bits) * (1 + fr.shape.entries), 0);
     fr.hash_shift = 64 - bits;
-    for (int o = 0; o < kOrders; ++o)
+    for (int o = 0; o < kMaxOrders; ++o)
       for (int b = 0; b < kWeightBuckets; ++b) {
         fr.weights[o][b] = kInitialWeight;
         fr.gradient[o][b] = 0;
@@ -65,25 +75,27 @@ std::uint32_t ContextCounts::hash(const std::uint16_t* last, int order) const {
 
 void ContextCounts::begin_step(const std::uint32_t* ids, std::size_t n) {
   row_ids_.assign(ids, ids + n);
-  contexts_.assign(n * kOrders, Context{});
+  contexts_.resize(n * kMaxOrders);  // predict() sets what is read
   symbols_.assign(n, 0);
 }
 
 void ContextCounts::predict(const std::uint32_t* positions, std::size_t first, std::size_t last) {
   for (std::size_t i = first; i < last; ++i) {
     const std::uint32_t id = row_ids_[i];
-    if (!chunks_[id].counted) continue;
+    if (chunks_[id].shape.orders == 0) continue;
     if (positions[i] == 0) seen_[id] = 0;
     const Frame& fr = frames_[chunks_[id].frame];
-    for (int o = 0; o < kOrders; ++o) {
-      if (seen_[id] < static_cast<std::uint32_t>(o + 1)) break;
-      Context& c = contexts_[i * kOrders + o];
-      const std::uint64_t h = std::uint64_t{hash(&recent_[id * kOrders], o + 1)} << 32;
+    const int entries = fr.shape.entries;
+    for (int o = 0; o < fr.shape.orders; ++o) {
+      Context& c = contexts_[i * kMaxOrders + o];
+      c.total = 0;
+      if (seen_[id] < static_cast<std::uint32_t>(o + 1)) continue;
+      const std::uint64_t h = std::uint64_t{hash(&recent_[id * kMaxOrders], o + 1)} << 32;
       c.bucket = static_cast<std::uint32_t>(h >> fr.hash_shift);
-      const std::uint32_t* b = &fr.table[o][std::size_t{c.bucket} * kBucketWords];
+      const std::uint32_t* b = &fr.table[o][std::size_t{c.bucket} * (1 + entries)];
       if (b[0] != (static_cast<std::uint32_t>(h >> 32) | 1)) continue;
       std::uint32_t distinct = 0;
-      for (int e = 0; e < kEntries; ++e) {
+      for (int e = 0; e < entries; ++e) {
         c.entries[e] = b[1 + e];
         c.total += count_of(b[1 + e]);
         distinct += count_of(b[1 + e]) > 0 ? 1 : 0;
@@ -94,29 +106,31 @@ void ContextCounts::predict(const std::uint32_t* positions, std::size_t first, s
 }
 
 std::size_t ContextCounts::candidates(std::size_t i, std::uint32_t* out) const {
+  const std::uint32_t id = row_ids_[i];
+  if (chunks_[id].shape.orders == 0) return 0;
+  const Shape& shape = frames_[chunks_[id].frame].shape;
   std::size_t k = 0;
-  for (int o = 0; o < kOrders; ++o) {
-    const Context& c = contexts_[i * kOrders + o];
+  for (int o = 0; o < shape.orders; ++o) {
+    const Context& c = contexts_[i * kMaxOrders + o];
     if (c.total == 0) continue;
-    for (std::uint32_t e : c.entries) {
-      if (count_of(e) == 0) continue;
-      const std::uint32_t s = symbol_of(e);
-      if (std::find(out, out + k, s) == out + k) out[k++] = s;
-    }
+    for (int e = 0; e < shape.entries; ++e)
+      if (count_of(c.entries[e]) > 0) out[k++] = symbol_of(c.entries[e]);
   }
-  return k;
+  std::sort(out, out + k);
+  return static_cast<std::size_t>(std::unique(out, out + k) - out);
 }
 
 void ContextCounts::add_boosts(std::size_t i, std::uint64_t network_total, const std::uint32_t* symbols,
                                std::size_t k, std::uint64_t* boosts) const {
   const std::uint32_t id = row_ids_[i];
-  if (!chunks_[id].counted) return;
+  if (chunks_[id].shape.orders == 0) return;
   const Frame& fr = frames_[chunks_[id].frame];
-  for (int o = 0; o < kOrders; ++o) {
-    const Context& c = contexts_[i * kOrders + o];
+  for (int o = 0; o < fr.shape.orders; ++o) {
+    const Context& c = contexts_[i * kMaxOrders + o];
     if (c.total == 0) continue;
     const std::uint64_t scale = (network_total * fr.weights[o][c.weight]) >> 16;
-    for (std::uint32_t e : c.entries) {
+    for (int n = 0; n < fr.shape.entries; ++n) {
+      const std::uint32_t e = c.entries[n];
       if (count_of(e) == 0) continue;
       const std::size_t j = static_cast<std::size_t>(std::lower_bound(symbols, symbols + k, symbol_of(e)) - symbols);
       boosts[j] += scale * count_of(e) / c.total;
@@ -128,14 +142,14 @@ void ContextCounts::update(std::size_t i, std::uint32_t symbol, std::uint64_t fr
                            std::uint64_t network_total) {
   symbols_[i] = symbol;
   const std::uint32_t id = row_ids_[i];
-  if (!chunks_[id].counted) return;
+  if (chunks_[id].shape.orders == 0) return;
   Frame& fr = frames_[chunks_[id].frame];
-  for (int o = 0; o < kOrders; ++o) {
-    const Context& c = contexts_[i * kOrders + o];
+  for (int o = 0; o < fr.shape.orders; ++o) {
+    const Context& c = contexts_[i * kMaxOrders + o];
     if (c.total == 0) continue;
     std::uint64_t count = 0;
-    for (std::uint32_t e : c.entries)
-      if (count_of(e) > 0 && symbol_of(e) == symbol) count = count_of(e);
+    for (int n = 0; n < fr.shape.entries; ++n)
+      if (count_of(c.entries[n]) > 0 && symbol_of(c.entries[n]) == symbol) count = count_of(c.entries[n]);
     // d log p / d w (x 2^16) = (T count / N) / freq - T / total, the mixture's gradient.
     const auto up = static_cast<std::int64_t>(((network_total * count) << 16) / (std::uint64_t{c.total} * freq));
     const auto down = static_cast<std::int64_t>((network_total << 16) / total);
@@ -147,7 +161,7 @@ void ContextCounts::update(std::size_t i, std::uint32_t symbol, std::uint64_t fr
 void ContextCounts::end_step(const std::uint32_t* ids, std::size_t n) {
   for (Frame& fr : frames_) {
     if (fr.table[0].empty()) continue;
-    for (int o = 0; o < kOrders; ++o)
+    for (int o = 0; o < fr.shape.orders; ++o)
       for (int b = 0; b < kWeightBuckets; ++b) {
         if (fr.rows[o][b] == 0) continue;
         const std::int64_t w = fr.weights[o][b] + fr.gradient[o][b] / fr.rows[o][b] / kRateDivisor;
@@ -158,22 +172,23 @@ void ContextCounts::end_step(const std::uint32_t* ids, std::size_t n) {
   }
   for (std::size_t i = 0; i < n; ++i) {
     const std::uint32_t id = ids[i];
-    if (!chunks_[id].counted) continue;
+    if (chunks_[id].shape.orders == 0) continue;
     Frame& fr = frames_[chunks_[id].frame];
     const std::uint32_t symbol = symbols_[i];
-    std::uint16_t* recent = &recent_[id * kOrders];
-    for (int o = 0; o < kOrders; ++o) {
+    const int words = 1 + fr.shape.entries;
+    std::uint16_t* recent = &recent_[id * kMaxOrders];
+    for (int o = 0; o < fr.shape.orders; ++o) {
       if (seen_[id] < static_cast<std::uint32_t>(o + 1)) break;
       const std::uint64_t h = std::uint64_t{hash(recent, o + 1)} << 32;
-      std::uint32_t* b = &fr.table[o][(h >> fr.hash_shift) * kBucketWords];
+      std::uint32_t* b = &fr.table[o][(h >> fr.hash_shift) * words];
       const std::uint32_t check = static_cast<std::uint32_t>(h >> 32) | 1;
       if (b[0] != check) {
-        std::fill(b, b + kBucketWords, 0);
+        std::fill(b, b + words, 0);
         b[0] = check;
       }
       std::uint32_t* entries = b + 1;
       int found = -1, weakest = 0;
-      for (int e = 0; e < kEntries; ++e) {
+      for (int e = 0; e < fr.shape.entries; ++e) {
         if (count_of(entries[e]) > 0 && symbol_of(entries[e]) == symbol) found = e;
         if (count_of(entries[e]) < count_of(entries[weakest])) weakest = e;
       }
@@ -183,11 +198,11 @@ void ContextCounts::end_step(const std::uint32_t* ids, std::size_t n) {
         ++entries[found];
       } else {
         ++entries[found];
-        for (int e = 0; e < kEntries; ++e)
+        for (int e = 0; e < fr.shape.entries; ++e)
           entries[e] = (entries[e] & 0xFFFF0000u) | (count_of(entries[e]) / 2);
       }
     }
-    for (int k = kOrders - 1; k > 0; --k) recent[k] = recent[k - 1];
+    for (int k = kMaxOrders - 1; k > 0; --k) recent[k] = recent[k - 1];
     recent[0] = static_cast<std::uint16_t>(symbol);
     ++seen_[id];
   }

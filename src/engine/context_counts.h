@@ -1,10 +1,10 @@
 // The frame's own statistics as a third predictor: which symbols followed the
-// last one and the last two symbols, and how often, in every chunk of the
-// frame so far in the lock-step. A static network cannot learn a file's
-// vocabulary (names, fields, verses); counts do, and matches only repeat the
-// last occurrence. Mixed with the network's table as a weighted sum whose
-// weights are learned per frame. Integer-only; docs/format.md (chunk mode 4)
-// defines it.
+// last one to the last four (chunk mode 4) or six (mode 5) symbols, and how
+// often, in every chunk of the frame so far in the lock-step. A static network
+// cannot learn a file's vocabulary (names, fields, verses); counts do, and
+// matches only repeat the last occurrence. Mixed with the network's table as a
+// weighted sum whose weights are learned per frame. Integer-only;
+// docs/format.md ("Context counts") defines it.
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -13,15 +13,25 @@ namespace lmzip {
 
 class ContextCounts {
  public:
-  static constexpr int kOrders = 4;    // contexts of 1 and 2 symbols
-  static constexpr int kEntries = 15;  // followers kept per context
-  static constexpr int kMaxCandidates = kOrders * kEntries;
+  // What a chunk mode counts: contexts of 1..orders symbols, `entries`
+  // followers kept per context. orders 0: the chunk does not count.
+  struct Shape {
+    int orders = 0;
+    int entries = 0;
+    bool operator==(const Shape& o) const { return orders == o.orders && entries == o.entries; }
+  };
+  static constexpr Shape kNarrow{4, 15};  // chunk mode 4
+  static constexpr Shape kWide{6, 31};    // chunk mode 5
+  static constexpr int kMaxOrders = 6;
+  static constexpr int kMaxEntries = 31;
+  static constexpr int kMaxCandidates = kMaxOrders * kMaxEntries;
 
   struct Chunk {
     std::uint32_t frame = 0;
     std::uint32_t symbol_count = 0;
-    bool counted = false;  // takes part (chunk mode 4)
+    Shape shape;  // the same for every counting chunk of a frame
   };
+  // Throws std::invalid_argument if a frame's counting chunks differ in shape.
   explicit ContextCounts(const std::vector<Chunk>& chunks);
 
   // Before a step (rows in ascending chunk order): takes its rows.
@@ -49,24 +59,25 @@ class ContextCounts {
   struct Context {
     std::uint32_t bucket = 0;  // index of its bucket in the frame's table
     std::uint32_t total = 0;   // 0: no counts for it
-    std::uint32_t entries[kEntries] = {};  // symbol << 16 | count
+    std::uint32_t entries[kMaxEntries] = {};  // symbol << 16 | count; the frame's shape.entries used
     std::uint8_t weight = 0;   // its weight's bucket
   };
   struct Frame {
-    std::vector<std::uint32_t> table[kOrders];  // buckets of 1 + kEntries: check, entries
+    Shape shape;
+    std::vector<std::uint32_t> table[kMaxOrders];  // buckets of 1 + entries words: check, entries
     int hash_shift = 0;
-    std::uint32_t weights[kOrders][kWeightBuckets];
-    std::int64_t gradient[kOrders][kWeightBuckets];
-    std::uint32_t rows[kOrders][kWeightBuckets];
+    std::uint32_t weights[kMaxOrders][kWeightBuckets];
+    std::int64_t gradient[kMaxOrders][kWeightBuckets];
+    std::uint32_t rows[kMaxOrders][kWeightBuckets];
   };
   std::uint32_t hash(const std::uint16_t* last, int order) const;
 
   std::vector<Chunk> chunks_;
   std::vector<Frame> frames_;
-  std::vector<std::uint16_t> recent_;      // per chunk: its last kOrders symbols, newest first
+  std::vector<std::uint16_t> recent_;      // per chunk: its last kMaxOrders symbols, newest first
   std::vector<std::uint32_t> seen_;        // per chunk: symbols coded so far
   std::vector<std::uint32_t> row_ids_;
-  std::vector<Context> contexts_;          // per row and order
+  std::vector<Context> contexts_;          // per row: kMaxOrders
   std::vector<std::uint32_t> symbols_;     // per row: the symbol coded
 };
 

@@ -146,17 +146,24 @@ ChunkMode chunk_mode(Matching matching) {
     case Matching::Frame:
       return ChunkMode::CodedFrameMatched;
     case Matching::FrameCounts:
+      return ChunkMode::CodedFrameCounted;
+    case Matching::FrameCountsWide:
       break;
   }
-  return ChunkMode::CodedFrameCounted;
+  return ChunkMode::CodedFrameCountedWide;
 }
 
 Matching matching_of(ChunkMode mode) {
-  return mode == ChunkMode::CodedFrameCounted   ? Matching::FrameCounts
+  return mode == ChunkMode::CodedFrameCountedWide ? Matching::FrameCountsWide
+         : mode == ChunkMode::CodedFrameCounted ? Matching::FrameCounts
          : mode == ChunkMode::CodedFrameMatched ? Matching::Frame
          : mode == ChunkMode::CodedMatched    ? Matching::Chunk
                                               : Matching::None;
 }
+
+// The fast levels keep the cheaper counts: the counts' cost is a larger share
+// of a small network's step.
+Matching matching_for_level(int level) { return level <= 3 ? Matching::FrameCounts : Matching::FrameCountsWide; }
 
 Error corrupt(const std::string& what) { return Error(Error::Kind::Corrupt, what); }
 
@@ -262,6 +269,7 @@ Stats compress(std::istream& in, std::ostream& out, const CompressOptions& optio
         chunk_size.push_back(f.spans[i].size);
         chunks.emplace_back();
         chunks.back().frame = static_cast<std::uint32_t>(frames - 1);
+        chunks.back().matching = matching_for_level(options.level);
       }
     }
     if (frames == 0) break;

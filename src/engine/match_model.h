@@ -73,11 +73,12 @@ enum class Matching : std::uint8_t {
   Chunk,  // its own history (MatchModel)
   Frame,  // its own history, and where it has no match there, the history of
           // every other Frame chunk of its frame, as far as the lock-step has got
-  FrameCounts,  // as Frame, with the frame's context counts (ContextCounts) mixed in first
+  FrameCounts,      // as Frame, with the frame's context counts (ContextCounts::kNarrow) mixed in first
+  FrameCountsWide,  // as FrameCounts, with more orders and followers (ContextCounts::kWide)
 };
 
 // Whether chunks of this kind see each other within a frame.
-inline bool shares_frame(Matching m) { return m == Matching::Frame || m == Matching::FrameCounts; }
+inline bool shares_frame(Matching m) { return m != Matching::None && m != Matching::Chunk; }
 
 // The match models of the chunks of one lock-step run. Chunk i of the run
 // belongs to frame frames[i]; frame matches look only within a frame, so

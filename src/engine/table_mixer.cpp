@@ -9,7 +9,11 @@ namespace {
 std::vector<ContextCounts::Chunk> counted_chunks(const std::vector<MatchModels::Chunk>& chunks) {
   std::vector<ContextCounts::Chunk> out;
   out.reserve(chunks.size());
-  for (const auto& c : chunks) out.push_back({c.frame, c.symbol_count, c.matching == Matching::FrameCounts});
+  for (const auto& c : chunks)
+    out.push_back({c.frame, c.symbol_count,
+                   c.matching == Matching::FrameCounts       ? ContextCounts::kNarrow
+                   : c.matching == Matching::FrameCountsWide ? ContextCounts::kWide
+                                                             : ContextCounts::Shape{}});
   return out;
 }
 

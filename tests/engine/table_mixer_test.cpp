@@ -23,12 +23,12 @@ class OrderOnePredictor : public Predictor {
   static constexpr std::uint32_t kVocab = 40;
 };
 
-// Symbols whose next depends on the last: each has three followers, at random.
-std::vector<std::uint32_t> markov_text(std::size_t n, unsigned seed) {
+// Symbols whose next depends on the last: each has `followers` of them, at random.
+std::vector<std::uint32_t> markov_text(std::size_t n, unsigned seed, std::uint32_t followers = 3) {
   std::mt19937 rng(seed);
   std::vector<std::uint32_t> out = {1};
   while (out.size() < n) {
-    out.push_back((out.back() * 7 + rng() % 3) % OrderOnePredictor::kVocab);
+    out.push_back((out.back() * 7 + rng() % followers) % OrderOnePredictor::kVocab);
   }
   return out;
 }
@@ -90,7 +90,9 @@ double code(const std::vector<std::vector<std::uint32_t>>& texts, Matching match
 TEST(TableMixer, MixedTablesAreValidAndTargetsMapBack) {
   const std::vector<std::vector<std::uint32_t>> texts = {markov_text(300, 1), markov_text(300, 2),
                                                          markov_text(300, 3)};
-  for (const Matching m : {Matching::None, Matching::Chunk, Matching::Frame, Matching::FrameCounts}) code(texts, m);
+  for (const Matching m :
+       {Matching::None, Matching::Chunk, Matching::Frame, Matching::FrameCounts, Matching::FrameCountsWide})
+    code(texts, m);
 }
 
 // The counts learn the three followers of each context that neither the
@@ -100,6 +102,21 @@ TEST(TableMixer, CountsLearnWhatFollowsEachContext) {
   const double frame = code(texts, Matching::Frame);
   const double counted = code(texts, Matching::FrameCounts);
   EXPECT_LT(counted, 0.6 * frame) << "frame matches " << frame << " bits, with counts " << counted;
+}
+
+// Contexts with more followers than mode 4 keeps (15): mode 5 keeps 31.
+TEST(TableMixer, WideCountsKeepMoreFollowers) {
+  const std::vector<std::vector<std::uint32_t>> texts = {markov_text(3000, 6, 24), markov_text(3000, 7, 24)};
+  const double narrow = code(texts, Matching::FrameCounts);
+  const double wide = code(texts, Matching::FrameCountsWide);
+  EXPECT_LT(wide, 0.97 * narrow) << "mode 4 " << narrow << " bits, mode 5 " << wide;
+}
+
+TEST(TableMixer, AFrameCountsInOneShape) {
+  const std::vector<MatchModels::Chunk> mixed = {{0, 10, Matching::FrameCounts}, {0, 10, Matching::FrameCountsWide}};
+  EXPECT_THROW(TableMixer{mixed}, std::invalid_argument);
+  const std::vector<MatchModels::Chunk> apart = {{0, 10, Matching::FrameCounts}, {1, 10, Matching::FrameCountsWide}};
+  EXPECT_NO_THROW(TableMixer{apart});
 }
 
 }  // namespace

@@ -372,7 +372,7 @@ TEST(Container, RejectsEndBlockThatDisagreesWithTheFrames) {
 
 TEST(Container, RejectsInvalidChunkEntries) {
   const std::vector<ChunkEntry> invalid = {
-      {static_cast<ChunkMode>(2), 1, 0, 1},  // unknown mode
+      {static_cast<ChunkMode>(6), 1, 0, 1},  // unknown mode
       {ChunkMode::Stored, 0, 0, 0},          // empty
       {ChunkMode::Stored, 5, 0, 4},          // stored but shorter
       {ChunkMode::Stored, 5, 1, 5},          // stored with symbols
@@ -389,6 +389,19 @@ TEST(Container, RejectsInvalidChunkEntries) {
     const std::string error = read_error(raw.bytes);
     EXPECT_NE(error.find("invalid chunk 0 in the frame at byte offset 42"), std::string::npos) << error;
   }
+}
+
+// Counted chunks of a frame share its counts, so they share one mode.
+TEST(Container, RejectsAFrameMixingCountModes) {
+  const std::vector<ChunkEntry> entries = {{ChunkMode::CodedFrameCounted, 4, 2, 2},
+                                           {ChunkMode::CodedFrameCountedWide, 4, 2, 2}};
+  RawStream raw;
+  raw.header();
+  raw.frame_table(entries, 2);
+  raw.bytes.resize(raw.bytes.size() + 4 + 4);
+  raw.end(8, 1);
+  const std::string error = read_error(raw.bytes);
+  EXPECT_NE(error.find("frame at byte offset 42 mixes chunk modes 4 and 5"), std::string::npos) << error;
 }
 
 // ------------------------------------------ limits, checked before allocating
@@ -481,6 +494,10 @@ TEST(ContainerWriter, RefusesFramesAReaderWouldReject) {
     too_many_chunks.payloads.push_back({0});
   }
   rejects(too_many_chunks);
+  Frame mixed_counts;
+  mixed_counts.chunks = {{ChunkMode::CodedFrameCounted, 2, 1, 1}, {ChunkMode::CodedFrameCountedWide, 2, 1, 1}};
+  mixed_counts.payloads = {{1}, {2}};
+  rejects(mixed_counts);
 }
 
 TEST(ContainerWriter, ReportsFailedWrites) {
