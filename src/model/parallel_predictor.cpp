@@ -1,6 +1,9 @@
 #include "model/parallel_predictor.h"
 
+#include <immintrin.h>  // _mm_pause
+
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <functional>
 #include <mutex>
@@ -28,7 +31,7 @@ class ParallelPredictor : public Predictor {
     {
       const std::lock_guard<std::mutex> lock(mutex_);
       stopping_ = true;
-      ++generation_;
+      generation_.store(generation_.load() + 1);
     }
     wake_.notify_all();
     for (auto& w : workers_) w.join();
@@ -138,9 +141,9 @@ class ParallelPredictor : public Predictor {
     {
       const std::lock_guard<std::mutex> lock(mutex_);
       job_ = &job;
-      pending_ = workers_.size();
+      pending_.store(workers_.size());
       errors_.assign(parts_.size(), nullptr);
-      ++generation_;
+      generation_.store(generation_.load() + 1);
     }
     wake_.notify_all();
     try {
@@ -148,21 +151,38 @@ class ParallelPredictor : public Predictor {
     } catch (...) {
       errors_[0] = std::current_exception();
     }
-    std::unique_lock<std::mutex> lock(mutex_);
-    done_.wait(lock, [this] { return pending_ == 0; });
+    if (!spin_until([this] { return pending_.load() == 0; })) {
+      std::unique_lock<std::mutex> lock(mutex_);
+      done_.wait(lock, [this] { return pending_.load() == 0; });
+    }
+    const std::lock_guard<std::mutex> lock(mutex_);
     job_ = nullptr;
     for (auto& e : errors_)
       if (e) std::rethrow_exception(e);
+  }
+
+  // A step hands work back and forth several times, microseconds to about
+  // a millisecond apart: polling for that long spares a condition
+  // variable's sleep and wake each time, which weighs most on small inputs,
+  // whose steps are short. True if the condition came within the polling.
+  template <typename Condition>
+  static bool spin_until(const Condition& ready) {
+    for (int i = 0; i < kSpins; ++i) {
+      if (ready()) return true;
+      _mm_pause();
+    }
+    return ready();
   }
 
   void work(std::size_t k) {
     std::uint64_t seen = 0;
     while (true) {
       const std::function<void(std::size_t)>* job;
+      spin_until([&] { return generation_.load() != seen; });
       {
         std::unique_lock<std::mutex> lock(mutex_);
-        wake_.wait(lock, [&] { return generation_ != seen; });
-        seen = generation_;
+        wake_.wait(lock, [&] { return generation_.load() != seen; });
+        seen = generation_.load();
         if (stopping_) return;
         job = job_;
       }
@@ -175,7 +195,7 @@ class ParallelPredictor : public Predictor {
       {
         const std::lock_guard<std::mutex> lock(mutex_);
         errors_[k] = error;
-        if (--pending_ == 0) done_.notify_one();
+        if (pending_.fetch_sub(1) == 1) done_.notify_one();
       }
     }
   }
@@ -186,9 +206,10 @@ class ParallelPredictor : public Predictor {
   std::vector<std::thread> workers_;
   std::mutex mutex_;
   std::condition_variable wake_, done_;
+  static constexpr int kSpins = 20000;  // pauses: about 0.5 ms on the build machine (Zen 3)
   const std::function<void(std::size_t)>* job_ = nullptr;
-  std::size_t pending_ = 0;
-  std::uint64_t generation_ = 0;
+  std::atomic<std::size_t> pending_{0};
+  std::atomic<std::uint64_t> generation_{0};
   bool stopping_ = false;
   std::vector<std::exception_ptr> errors_;
 };
