@@ -30,14 +30,29 @@ std::uint8_t weight_bucket(std::uint32_t total, bool one_symbol) {
   return static_cast<std::uint8_t>(n * 2 + (one_symbol ? 0 : 1));
 }
 
+// log2 of the buckets of order o + 1's table: 2^10..2^max_bits, about one a
+// symbol: 64 bytes each in mode 4 (at most 32 MiB a frame), 128 in modes 5
+// (at most 96 MiB) and 6 (at most 321 MiB).
+int table_bits(const ContextCounts::Shape& shape, int o, std::uint64_t frame_symbols) {
+  return std::clamp(floor_log2(frame_symbols), 10, std::max(10, o == 0 ? shape.first_order_max_bits : shape.max_bits));
+}
+
 }  // namespace
+
+std::size_t ContextCounts::table_bytes(const Shape& shape, std::uint64_t frame_symbols) {
+  std::size_t bytes = 0;
+  for (int o = 0; o < shape.orders; ++o)
+    bytes += (std::size_t{1} << table_bits(shape, o, frame_symbols)) * (1 + shape.entries) * sizeof(std::uint32_t);
+  return bytes;
+}
 
 ContextCounts::ContextCounts(const std::vector<Chunk>& chunks)
     : chunks_(chunks), recent_(chunks.size() * kMaxOrders, 0), seen_(chunks.size(), 0) {
   std::vector<std::uint64_t> frame_symbols;
   for (const Chunk& c : chunks_) {
     if (c.shape.orders == 0) continue;
-    if (c.shape.orders > kMaxOrders || c.shape.entries < 1 || c.shape.entries > kMaxEntries)
+    if (c.shape.orders > kMaxOrders || c.shape.entries < 1 || c.shape.entries > kMaxEntries ||
+        c.shape.max_bits > 19 || c.shape.first_order_max_bits > 19)
       throw std::invalid_argument("context counts: shape out of range");
     if (frame_symbols.size() <= c.frame) {
       frame_symbols.resize(c.frame + 1, 0);
@@ -51,13 +66,12 @@ ContextCounts::ContextCounts(const std::vector<Chunk>& chunks)
   }
   for (std::size_t f = 0; f < frame_symbols.size(); ++f) {
     if (frame_symbols[f] == 0) continue;
-    // 2^10..2^17 buckets an order, about one a symbol: 64 bytes each in mode 4
-    // (at most 32 MiB a frame), 128 in mode 5 (at most 96 MiB).
-    const int bits = std::clamp(floor_log2(frame_symbols[f]), 10, 17);
     Frame& fr = frames_[f];
-    for (int o = 0; o < fr.shape.orders; ++o)
+    for (int o = 0; o < fr.shape.orders; ++o) {
+      const int bits = table_bits(fr.shape, o, frame_symbols[f]);
       fr.table[o].assign((std::size_t{1} << bits) * (1 + fr.shape.entries), 0);
-    fr.hash_shift = 64 - bits;
+      fr.hash_shift[o] = 64 - bits;
+    }
     for (int o = 0; o < kMaxOrders; ++o)
       for (int b = 0; b < kWeightBuckets; ++b) {
         fr.weights[o][b] = kInitialWeight;
@@ -91,7 +105,7 @@ void ContextCounts::predict(const std::uint32_t* positions, std::size_t first, s
       c.total = 0;
       if (seen_[id] < static_cast<std::uint32_t>(o + 1)) continue;
       const std::uint64_t h = std::uint64_t{hash(&recent_[id * kMaxOrders], o + 1)} << 32;
-      c.bucket = static_cast<std::uint32_t>(h >> fr.hash_shift);
+      c.bucket = static_cast<std::uint32_t>(h >> fr.hash_shift[o]);
       const std::uint32_t* b = &fr.table[o][std::size_t{c.bucket} * (1 + entries)];
       if (b[0] != (static_cast<std::uint32_t>(h >> 32) | 1)) continue;
       std::uint32_t distinct = 0;
@@ -180,7 +194,7 @@ void ContextCounts::end_step(const std::uint32_t* ids, std::size_t n) {
     for (int o = 0; o < fr.shape.orders; ++o) {
       if (seen_[id] < static_cast<std::uint32_t>(o + 1)) break;
       const std::uint64_t h = std::uint64_t{hash(recent, o + 1)} << 32;
-      std::uint32_t* b = &fr.table[o][(h >> fr.hash_shift) * words];
+      std::uint32_t* b = &fr.table[o][(h >> fr.hash_shift[o]) * words];
       const std::uint32_t check = static_cast<std::uint32_t>(h >> 32) | 1;
       if (b[0] != check) {
         std::fill(b, b + words, 0);

@@ -1,5 +1,5 @@
 // The frame's own statistics as a third predictor: which symbols followed the
-// last one to the last four (chunk mode 4) or six (mode 5) symbols, and how
+// last one to the last four (chunk mode 4) or six (modes 5 and 6) symbols, and how
 // often, in every chunk of the frame so far in the lock-step. A static network
 // cannot learn a file's vocabulary (names, fields, verses); counts do, and
 // matches only repeat the last occurrence. Mixed with the network's table as a
@@ -14,16 +14,27 @@ namespace lmzip {
 class ContextCounts {
  public:
   // What a chunk mode counts: contexts of 1..orders symbols, `entries`
-  // followers kept per context. orders 0: the chunk does not count.
+  // followers kept per context, in tables of at most 2^max_bits contexts an
+  // order (order 1: 2^first_order_max_bits). orders 0: the chunk does not count.
   struct Shape {
     int orders = 0;
     int entries = 0;
-    bool operator==(const Shape& o) const { return orders == o.orders && entries == o.entries; }
+    int max_bits = 17;
+    int first_order_max_bits = 17;
+    bool operator==(const Shape& o) const {
+      return orders == o.orders && entries == o.entries && max_bits == o.max_bits &&
+             first_order_max_bits == o.first_order_max_bits;
+    }
   };
-  static constexpr Shape kNarrow{4, 15};  // chunk mode 4
-  static constexpr Shape kWide{6, 31};    // chunk mode 5
-  static constexpr int kMaxOrders = 6;
-  static constexpr int kMaxEntries = 31;
+  static constexpr Shape kNarrow{4, 15, 17, 17};  // chunk mode 4
+  static constexpr Shape kWide{6, 31, 17, 17};    // chunk mode 5
+  // Chunk mode 6: a large frame's contexts outnumber mode 5's tables (bible.txt
+  // has about 2^20 symbols); 2^19 measured 1.0% smaller on the bench text at -5,
+  // 2^20 1.1% at twice the memory. Order 1 has at most one context a vocabulary
+  // symbol, and the hash spreads those without collisions in 2^13.
+  static constexpr Shape kWideLarge{6, 31, 19, 13};
+  static constexpr int kMaxOrders = kWide.orders;
+  static constexpr int kMaxEntries = kWide.entries;
   static constexpr int kMaxCandidates = kMaxOrders * kMaxEntries;
 
   struct Chunk {
@@ -33,6 +44,8 @@ class ContextCounts {
   };
   // Throws std::invalid_argument if a frame's counting chunks differ in shape.
   explicit ContextCounts(const std::vector<Chunk>& chunks);
+  // The bytes of the tables of a frame of `frame_symbols` counted symbols.
+  static std::size_t table_bytes(const Shape& shape, std::uint64_t frame_symbols);
 
   // Before a step (rows in ascending chunk order): takes its rows.
   void begin_step(const std::uint32_t* ids, std::size_t n);
@@ -65,7 +78,7 @@ class ContextCounts {
   struct Frame {
     Shape shape;
     std::vector<std::uint32_t> table[kMaxOrders];  // buckets of 1 + entries words: check, entries
-    int hash_shift = 0;
+    int hash_shift[kMaxOrders] = {};
     std::uint32_t weights[kMaxOrders][kWeightBuckets];
     std::int64_t gradient[kMaxOrders][kWeightBuckets];
     std::uint32_t rows[kMaxOrders][kWeightBuckets];

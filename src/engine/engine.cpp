@@ -11,6 +11,7 @@
 #include "coder/range_coder.h"
 #include "engine/chunk_coder.h"
 #include "engine/chunker.h"
+#include "engine/table_mixer.h"
 #include "format/container.h"
 #include "hash/crc32.h"
 #include "lmzip/lmzip.h"
@@ -130,6 +131,9 @@ struct Batching {
 };
 
 constexpr std::size_t kGpuFramesPerBatch = 16;
+// A GPU batch holds the context counts of all its frames on the host: it
+// takes frames until their tables reach this (a frame's are at most 321 MiB).
+constexpr std::size_t kBatchCountsBytes = std::size_t{2} << 30;
 
 Batching plan_batching(Backend backend, int threads) {
   const auto workers = static_cast<std::size_t>(std::max(1, threads));
@@ -148,13 +152,16 @@ ChunkMode chunk_mode(Matching matching) {
     case Matching::FrameCounts:
       return ChunkMode::CodedFrameCounted;
     case Matching::FrameCountsWide:
+      return ChunkMode::CodedFrameCountedWide;
+    case Matching::FrameCountsLarge:
       break;
   }
-  return ChunkMode::CodedFrameCountedWide;
+  return ChunkMode::CodedFrameCountedLarge;
 }
 
 Matching matching_of(ChunkMode mode) {
-  return mode == ChunkMode::CodedFrameCountedWide ? Matching::FrameCountsWide
+  return mode == ChunkMode::CodedFrameCountedLarge  ? Matching::FrameCountsLarge
+         : mode == ChunkMode::CodedFrameCountedWide ? Matching::FrameCountsWide
          : mode == ChunkMode::CodedFrameCounted ? Matching::FrameCounts
          : mode == ChunkMode::CodedFrameMatched ? Matching::Frame
          : mode == ChunkMode::CodedMatched    ? Matching::Chunk
@@ -162,8 +169,8 @@ Matching matching_of(ChunkMode mode) {
 }
 
 // The fast levels keep the cheaper counts: the counts' cost is a larger share
-// of a small network's step.
-Matching matching_for_level(int level) { return level <= 3 ? Matching::FrameCounts : Matching::FrameCountsWide; }
+// of a small network's step. Levels 4-9 write mode 6; lmzip 0.6 wrote mode 5.
+Matching matching_for_level(int level) { return level <= 3 ? Matching::FrameCounts : Matching::FrameCountsLarge; }
 
 Error corrupt(const std::string& what) { return Error(Error::Kind::Corrupt, what); }
 
@@ -244,7 +251,11 @@ Stats compress(std::istream& in, std::ostream& out, const CompressOptions& optio
     std::vector<ChunkSpan> spans;
     std::vector<std::size_t> coded_index;  // per span: its index in `chunks`, or SIZE_MAX (stored)
   };
-  std::vector<PendingFrame> pending(batching.frames);
+  // Full frames' counts bound the batch (symbols <= bytes).
+  const std::size_t frame_counts_bytes =
+      ContextCounts::table_bytes(counts_shape(matching_for_level(options.level)), frame_bytes);
+  std::vector<PendingFrame> pending(
+      std::clamp<std::size_t>(kBatchCountsBytes / std::max<std::size_t>(frame_counts_bytes, 1), 1, batching.frames));
   for (auto& f : pending) f.data.resize(frame_bytes);
   bool at_end = false;
   while (!at_end) {
@@ -342,21 +353,28 @@ Stats decompress(std::istream& in, std::ostream& out, const DecompressOptions& o
       bool stream_end = false;
       while (!stream_end) {
         // Read the batch's frames; their coded chunks are decoded together.
-        std::size_t count = 0;
+        std::size_t count = 0, counts_bytes = 0;
         std::vector<DecodeTask> tasks;
-        while (count < frames.size()) {
+        while (count < frames.size() && counts_bytes < kBatchCountsBytes) {
           if (!reader.next_frame(frames[count])) {
             stream_end = true;
             break;
           }
           const Frame& frame = frames[count++];
+          ContextCounts::Shape counted;  // the container allows one counted mode a frame
+          std::uint64_t counted_symbols = 0;
           for (std::size_t i = 0; i < frame.chunks.size(); ++i) {
             const ChunkEntry& e = frame.chunks[i];
             if (!is_coded(e.mode)) continue;
             if (e.symbol_count > e.original_size) throw corrupt("chunk declares more symbols than bytes");
             tasks.push_back({frame.payloads[i].data(), frame.payloads[i].size(), e.symbol_count, e.original_size,
                              matching_of(e.mode), static_cast<std::uint32_t>(count - 1), {}});
+            if (counts_shape(matching_of(e.mode)).orders > 0) {
+              counted = counts_shape(matching_of(e.mode));
+              counted_symbols += e.symbol_count;
+            }
           }
+          if (counted.orders > 0) counts_bytes += ContextCounts::table_bytes(counted, counted_symbols);
         }
         if (!tasks.empty() && session == nullptr) {
           auto& slot = sessions[header.model_id];

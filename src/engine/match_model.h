@@ -67,14 +67,15 @@ class MatchModel {
   HitRates rates_;
 };
 
-// How a chunk uses matches (container chunk modes 1, 2, 3 and 4).
+// How a chunk uses matches (container chunk modes 1 to 6).
 enum class Matching : std::uint8_t {
   None,   // the network alone
   Chunk,  // its own history (MatchModel)
   Frame,  // its own history, and where it has no match there, the history of
           // every other Frame chunk of its frame, as far as the lock-step has got
   FrameCounts,      // as Frame, with the frame's context counts (ContextCounts::kNarrow) mixed in first
-  FrameCountsWide,  // as FrameCounts, with more orders and followers (ContextCounts::kWide)
+  FrameCountsWide,   // as FrameCounts, with more orders and followers (ContextCounts::kWide)
+  FrameCountsLarge,  // as FrameCountsWide, with larger tables (ContextCounts::kWideLarge)
 };
 
 // Whether chunks of this kind see each other within a frame.

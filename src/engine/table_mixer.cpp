@@ -4,16 +4,25 @@
 
 namespace lmzip {
 
+ContextCounts::Shape counts_shape(Matching matching) {
+  switch (matching) {
+    case Matching::FrameCounts:
+      return ContextCounts::kNarrow;
+    case Matching::FrameCountsWide:
+      return ContextCounts::kWide;
+    case Matching::FrameCountsLarge:
+      return ContextCounts::kWideLarge;
+    default:
+      return {};
+  }
+}
+
 namespace {
 
 std::vector<ContextCounts::Chunk> counted_chunks(const std::vector<MatchModels::Chunk>& chunks) {
   std::vector<ContextCounts::Chunk> out;
   out.reserve(chunks.size());
-  for (const auto& c : chunks)
-    out.push_back({c.frame, c.symbol_count,
-                   c.matching == Matching::FrameCounts       ? ContextCounts::kNarrow
-                   : c.matching == Matching::FrameCountsWide ? ContextCounts::kWide
-                                                             : ContextCounts::Shape{}});
+  for (const auto& c : chunks) out.push_back({c.frame, c.symbol_count, counts_shape(c.matching)});
   return out;
 }
 

@@ -13,6 +13,9 @@
 
 namespace lmzip {
 
+// The counts a chunk of this kind keeps (orders 0: none).
+ContextCounts::Shape counts_shape(Matching matching);
+
 class TableMixer {
  public:
   // Chunk i of the run, as MatchModels takes it.

@@ -67,12 +67,15 @@ const char* chunk_entry_problem(const ChunkEntry& entry) {
 
 // Counted chunks of a frame share one table of counts, so one shape.
 bool mixes_count_modes(const std::vector<ChunkEntry>& chunks) {
-  bool narrow = false, wide = false;
+  int counted = -1;  // the frame's counted mode so far
   for (const ChunkEntry& e : chunks) {
-    narrow = narrow || e.mode == ChunkMode::CodedFrameCounted;
-    wide = wide || e.mode == ChunkMode::CodedFrameCountedWide;
+    if (e.mode != ChunkMode::CodedFrameCounted && e.mode != ChunkMode::CodedFrameCountedWide &&
+        e.mode != ChunkMode::CodedFrameCountedLarge)
+      continue;
+    if (counted >= 0 && counted != static_cast<int>(e.mode)) return true;
+    counted = static_cast<int>(e.mode);
   }
-  return narrow && wide;
+  return false;
 }
 
 }  // namespace
@@ -113,7 +116,7 @@ void ContainerWriter::write_frame(const Frame& frame) {
   if (frame.original_size() > kMaxFrameBytes)
     throw std::invalid_argument("lmzip container: frame larger than the 64 MiB limit");
   if (mixes_count_modes(frame.chunks))
-    throw std::invalid_argument("lmzip container: frame mixes chunk modes 4 and 5");
+    throw std::invalid_argument("lmzip container: frame mixes counted chunk modes (4, 5, 6)");
 
   // Frame table: type, count, entries, then the CRC of those bytes.
   std::vector<std::uint8_t> table(1 + 4 + kChunkEntryBytes * count + 4);
@@ -256,7 +259,7 @@ bool ContainerReader::next_frame(Frame& frame) {
   }
   if (frame_bytes > kMaxFrameBytes)
     fail("frame at byte offset ", start, " declares ", frame_bytes, " bytes (limit ", kMaxFrameBytes, ")");
-  if (mixes_count_modes(chunks)) fail("frame at byte offset ", start, " mixes chunk modes 4 and 5");
+  if (mixes_count_modes(chunks)) fail("frame at byte offset ", start, " mixes counted chunk modes (4, 5, 6)");
 
   // Payloads: every size is now known to be within the limits; read in steps
   // so that memory follows the bytes actually present.

@@ -36,19 +36,22 @@ class FormatError : public std::runtime_error {
 // over the chunk's own history; CodedFrameMatched: and with the history of
 // the frame's other such chunks (src/engine/match_model.h); CodedFrameCounted:
 // and with the frame's context counts (src/engine/context_counts.h);
-// CodedFrameCountedWide: with counts of more orders and followers. A frame's
-// counted chunks are all of one of the last two modes.
+// CodedFrameCountedWide: with counts of more orders and followers;
+// CodedFrameCountedLarge: as Wide, with larger tables for large frames. A
+// frame's counted chunks are all of one of the last three modes.
 enum class ChunkMode : std::uint8_t {
   Stored = 0,
   Coded = 1,
   CodedMatched = 2,
   CodedFrameMatched = 3,
   CodedFrameCounted = 4,
-  CodedFrameCountedWide = 5
+  CodedFrameCountedWide = 5,
+  CodedFrameCountedLarge = 6
 };
 inline bool is_coded(ChunkMode mode) {
   return mode == ChunkMode::Coded || mode == ChunkMode::CodedMatched || mode == ChunkMode::CodedFrameMatched ||
-         mode == ChunkMode::CodedFrameCounted || mode == ChunkMode::CodedFrameCountedWide;
+         mode == ChunkMode::CodedFrameCounted || mode == ChunkMode::CodedFrameCountedWide ||
+         mode == ChunkMode::CodedFrameCountedLarge;
 }
 
 struct ChunkEntry {

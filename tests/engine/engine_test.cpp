@@ -122,7 +122,8 @@ TEST(ChunkCoder, RoundTripsCodedChunksOfDifferentLengths) {
   auto predictor = make_cpu_predictor(m, 4);  // fewer slots than chunks: slots are reused
   const auto tokenizer = Tokenizer::bytes();
   for (const Matching matching :
-       {Matching::None, Matching::Chunk, Matching::Frame, Matching::FrameCounts, Matching::FrameCountsWide}) {
+       {Matching::None, Matching::Chunk, Matching::Frame, Matching::FrameCounts, Matching::FrameCountsWide,
+        Matching::FrameCountsLarge}) {
     std::vector<CodedChunk> chunks(12);
     for (std::size_t i = 0; i < chunks.size(); ++i) {
       std::string s = random_bytes(i * 37, static_cast<unsigned>(i));

@@ -91,7 +91,8 @@ TEST(TableMixer, MixedTablesAreValidAndTargetsMapBack) {
   const std::vector<std::vector<std::uint32_t>> texts = {markov_text(300, 1), markov_text(300, 2),
                                                          markov_text(300, 3)};
   for (const Matching m :
-       {Matching::None, Matching::Chunk, Matching::Frame, Matching::FrameCounts, Matching::FrameCountsWide})
+       {Matching::None, Matching::Chunk, Matching::Frame, Matching::FrameCounts, Matching::FrameCountsWide,
+        Matching::FrameCountsLarge})
     code(texts, m);
 }
 
@@ -112,11 +113,58 @@ TEST(TableMixer, WideCountsKeepMoreFollowers) {
   EXPECT_LT(wide, 0.97 * narrow) << "mode 4 " << narrow << " bits, mode 5 " << wide;
 }
 
+// A frame of 64 rows of 4,200 random symbols (2^18 in all), rows 32..63
+// repeating rows 0..31 3,000 steps later: 192,000 contexts an order come
+// between a context and its repeat, more than mode 5's 2^17 buckets an order
+// hold. Returns how often the repeats' followers are among the counts'.
+double repeat_hit_rate(ContextCounts::Shape shape) {
+  constexpr std::size_t kRows = 64, kSymbols = 4200, kDelay = 3000;
+  std::mt19937 rng(8);
+  std::vector<std::vector<std::uint32_t>> texts(kRows, std::vector<std::uint32_t>(kSymbols));
+  for (auto& t : texts)
+    for (auto& s : t) s = rng() % 2000;
+  for (std::size_t r = kRows / 2; r < kRows; ++r)
+    std::copy(texts[r - kRows / 2].begin(), texts[r - kRows / 2].end() - kDelay, texts[r].begin() + kDelay);
+  std::vector<ContextCounts::Chunk> chunks(kRows, {0, static_cast<std::uint32_t>(kSymbols), shape});
+  ContextCounts counts(chunks);
+  std::vector<std::uint32_t> ids(kRows), positions(kRows);
+  for (std::uint32_t i = 0; i < kRows; ++i) ids[i] = i;
+  std::uint32_t candidates[ContextCounts::kMaxCandidates];
+  std::size_t hits = 0, repeats = 0;
+  for (std::uint32_t t = 0; t < kSymbols; ++t) {
+    std::fill(positions.begin(), positions.end(), t);
+    counts.begin_step(ids.data(), kRows);
+    counts.predict(positions.data(), 0, kRows);
+    for (std::size_t i = 0; i < kRows; ++i) {
+      const std::size_t k = counts.candidates(i, candidates);
+      if (i >= kRows / 2 && t >= kDelay + ContextCounts::kMaxOrders) {
+        hits += std::binary_search(candidates, candidates + k, texts[i][t]) ? 1 : 0;
+        ++repeats;
+      }
+      counts.update(i, texts[i][t], 1, 2, 1);
+    }
+    counts.end_step(ids.data(), kRows);
+  }
+  return static_cast<double>(hits) / static_cast<double>(repeats);
+}
+
+// Mode 6's tables (2^18 buckets an order here) keep more of a large frame's
+// contexts than mode 5's: measured 0.942 of the repeats found against 0.992.
+TEST(TableMixer, LargeCountsKeepMoreContexts) {
+  const double wide = repeat_hit_rate(ContextCounts::kWide);
+  const double large = repeat_hit_rate(ContextCounts::kWideLarge);
+  EXPECT_GT(large, 0.98) << "mode 6";
+  EXPECT_GT(large, wide + 0.03) << "mode 5 " << wide << ", mode 6 " << large;
+}
+
 TEST(TableMixer, AFrameCountsInOneShape) {
   const std::vector<MatchModels::Chunk> mixed = {{0, 10, Matching::FrameCounts}, {0, 10, Matching::FrameCountsWide}};
   EXPECT_THROW(TableMixer{mixed}, std::invalid_argument);
   const std::vector<MatchModels::Chunk> apart = {{0, 10, Matching::FrameCounts}, {1, 10, Matching::FrameCountsWide}};
   EXPECT_NO_THROW(TableMixer{apart});
+  const std::vector<MatchModels::Chunk> wide_and_large = {{0, 10, Matching::FrameCountsWide},
+                                                          {0, 10, Matching::FrameCountsLarge}};
+  EXPECT_THROW(TableMixer{wide_and_large}, std::invalid_argument);
 }
 
 }  // namespace

@@ -372,7 +372,7 @@ TEST(Container, RejectsEndBlockThatDisagreesWithTheFrames) {
 
 TEST(Container, RejectsInvalidChunkEntries) {
   const std::vector<ChunkEntry> invalid = {
-      {static_cast<ChunkMode>(6), 1, 0, 1},  // unknown mode
+      {static_cast<ChunkMode>(7), 1, 0, 1},  // unknown mode
       {ChunkMode::Stored, 0, 0, 0},          // empty
       {ChunkMode::Stored, 5, 0, 4},          // stored but shorter
       {ChunkMode::Stored, 5, 1, 5},          // stored with symbols
@@ -393,15 +393,26 @@ TEST(Container, RejectsInvalidChunkEntries) {
 
 // Counted chunks of a frame share its counts, so they share one mode.
 TEST(Container, RejectsAFrameMixingCountModes) {
-  const std::vector<ChunkEntry> entries = {{ChunkMode::CodedFrameCounted, 4, 2, 2},
-                                           {ChunkMode::CodedFrameCountedWide, 4, 2, 2}};
-  RawStream raw;
-  raw.header();
-  raw.frame_table(entries, 2);
-  raw.bytes.resize(raw.bytes.size() + 4 + 4);
-  raw.end(8, 1);
-  const std::string error = read_error(raw.bytes);
-  EXPECT_NE(error.find("frame at byte offset 42 mixes chunk modes 4 and 5"), std::string::npos) << error;
+  const ChunkMode counted[] = {ChunkMode::CodedFrameCounted, ChunkMode::CodedFrameCountedWide,
+                               ChunkMode::CodedFrameCountedLarge};
+  for (ChunkMode a : counted)
+    for (ChunkMode b : counted) {
+      // Other modes may sit beside a counted one.
+      const std::vector<ChunkEntry> entries = {
+          {a, 4, 2, 2}, {ChunkMode::CodedFrameMatched, 4, 2, 2}, {b, 4, 2, 2}};
+      RawStream raw;
+      raw.header();
+      raw.frame_table(entries, 3);
+      raw.bytes.resize(raw.bytes.size() + 3 * 2 + 4);
+      raw.end(12, 1);
+      const std::string error = read_error(raw.bytes);
+      if (a == b) {
+        EXPECT_EQ(error.find("mixes"), std::string::npos) << error;
+      } else {
+        EXPECT_NE(error.find("frame at byte offset 42 mixes counted chunk modes (4, 5, 6)"), std::string::npos)
+            << error;
+      }
+    }
 }
 
 // ------------------------------------------ limits, checked before allocating
@@ -497,6 +508,8 @@ TEST(ContainerWriter, RefusesFramesAReaderWouldReject) {
   Frame mixed_counts;
   mixed_counts.chunks = {{ChunkMode::CodedFrameCounted, 2, 1, 1}, {ChunkMode::CodedFrameCountedWide, 2, 1, 1}};
   mixed_counts.payloads = {{1}, {2}};
+  rejects(mixed_counts);
+  mixed_counts.chunks[0].mode = ChunkMode::CodedFrameCountedLarge;
   rejects(mixed_counts);
 }
 
