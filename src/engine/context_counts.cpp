@@ -31,8 +31,8 @@ std::uint8_t weight_bucket(std::uint32_t total, bool one_symbol) {
 }
 
 // log2 of the buckets of order o + 1's table: 2^10..2^max_bits, about one a
-// symbol: 64 bytes each in mode 4 (at most 32 MiB a frame), 128 in modes 5
-// (at most 96 MiB) and 6 (at most 321 MiB).
+// symbol: 64 bytes each in mode 4 (at most 32 MiB a frame), 128 in mode 5
+// (at most 96 MiB), 192 in mode 6 (at most 481.5 MiB).
 int table_bits(const ContextCounts::Shape& shape, int o, std::uint64_t frame_symbols) {
   return std::clamp(floor_log2(frame_symbols), 10, std::max(10, o == 0 ? shape.first_order_max_bits : shape.max_bits));
 }
@@ -52,7 +52,7 @@ ContextCounts::ContextCounts(const std::vector<Chunk>& chunks)
   for (const Chunk& c : chunks_) {
     if (c.shape.orders == 0) continue;
     if (c.shape.orders > kMaxOrders || c.shape.entries < 1 || c.shape.entries > kMaxEntries ||
-        c.shape.max_bits > 19 || c.shape.first_order_max_bits > 19)
+        c.shape.max_bits > kWideLarge.max_bits || c.shape.first_order_max_bits > kWideLarge.max_bits)
       throw std::invalid_argument("context counts: shape out of range");
     if (frame_symbols.size() <= c.frame) {
       frame_symbols.resize(c.frame + 1, 0);

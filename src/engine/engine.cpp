@@ -132,7 +132,7 @@ struct Batching {
 
 constexpr std::size_t kGpuFramesPerBatch = 16;
 // A GPU batch holds the context counts of all its frames on the host: it
-// takes frames until their tables reach this (a frame's are at most 321 MiB).
+// takes frames until their tables reach this (a frame's are at most 481.5 MiB).
 constexpr std::size_t kBatchCountsBytes = std::size_t{2} << 30;
 
 Batching plan_batching(Backend backend, int threads) {

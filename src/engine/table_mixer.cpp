@@ -50,7 +50,7 @@ void TableMixer::prepare(Predictor& predictor, const std::uint32_t* ids, const s
       for (std::size_t j = 1; j < k; ++j)  // insertion sort: k is small
         for (std::size_t m = j; m > 0 && symbols[m - 1] > symbols[m]; --m) std::swap(symbols[m - 1], symbols[m]);
       for (std::size_t j = 0; j < k; ++j) boosted_[i * kMaxBoosted + j] = {symbols[j], 0, 0, 0};
-      sizes_[i] = static_cast<std::uint8_t>(k);
+      sizes_[i] = static_cast<std::uint16_t>(k);
     }
   });
   // The network's ranges of the boosted symbols (rows with fewer ask for

@@ -50,7 +50,8 @@ class TableMixer {
   MatchModels matches_;
   ContextCounts counts_;
   std::vector<Boosted> boosted_;  // row i: kMaxBoosted slots, sizes_[i] used, by symbol
-  std::vector<std::uint8_t> sizes_;
+  std::vector<std::uint16_t> sizes_;
+  static_assert(kMaxBoosted <= 0xFFFF, "sizes_ holds a row's count of boosted symbols");
   std::vector<std::uint64_t> network_totals_, totals_;
   std::vector<std::uint32_t> column_;  // the symbols asked of the predictor, `columns` a row
   std::vector<SymbolRange> ranges_;

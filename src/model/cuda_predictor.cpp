@@ -30,8 +30,8 @@ namespace ck = cuda_kernels;
 
 constexpr std::uint32_t kMaxExactInner = 1024;
 // Ranges asked per table in one ranges_of_many() (the engine asks up to
-// 187 in chunk mode 5: engine/table_mixer.h); more go a column at a time.
-constexpr std::size_t kMaxRangesPerRow = 192;
+// 283 in chunk mode 6: engine/table_mixer.h); more go a column at a time.
+constexpr std::size_t kMaxRangesPerRow = 288;
 
 void cuda_check(cudaError_t e, const char* what) {
   if (e != cudaSuccess) throw std::runtime_error(std::string("CUDA ") + what + ": " + cudaGetErrorString(e));
