@@ -44,11 +44,16 @@ void TableMixer::prepare(Predictor& predictor, const std::uint32_t* ids, const s
     counts_.predict(positions, first, last);
     std::uint32_t symbols[kMaxBoosted];
     for (std::size_t i = first; i < last; ++i) {
-      std::size_t k = counts_.candidates(i, symbols);
-      if (matches_.predicts(i) && std::find(symbols, symbols + k, matches_.predicted()[i]) == symbols + k)
-        symbols[k++] = matches_.predicted()[i];
-      for (std::size_t j = 1; j < k; ++j)  // insertion sort: k is small
-        for (std::size_t m = j; m > 0 && symbols[m - 1] > symbols[m]; --m) std::swap(symbols[m - 1], symbols[m]);
+      std::size_t k = counts_.candidates(i, symbols);  // ascending
+      if (matches_.predicts(i)) {
+        const std::uint32_t p = matches_.predicted()[i];
+        std::uint32_t* at = std::lower_bound(symbols, symbols + k, p);
+        if (at == symbols + k || *at != p) {
+          std::copy_backward(at, symbols + k, symbols + k + 1);
+          *at = p;
+          ++k;
+        }
+      }
       for (std::size_t j = 0; j < k; ++j) boosted_[i * kMaxBoosted + j] = {symbols[j], 0, 0, 0};
       sizes_[i] = static_cast<std::uint16_t>(k);
     }
