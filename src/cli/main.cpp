@@ -455,6 +455,13 @@ void AddTrainOptions(CLI::App& train, TrainOptions& t) {
   train.add_option("--batch", t.batch, "sequences per step")->capture_default_str();
   train.add_option("--sequence", t.sequence, "symbols per sequence")->capture_default_str();
   train.add_option("--lr", t.learning_rate, "learning rate")->capture_default_str();
+  train.add_option("--schedule", t.schedule,
+                   "cosine (decay to a tenth at --steps) or wsd (constant, then decay to zero over the last "
+                   "--decay-steps: a copy of a constant run's checkpoint folder can cool down while the run goes on)")
+      ->check(CLI::IsMember({"cosine", "wsd"}))
+      ->capture_default_str();
+  train.add_option("--warmup", t.warmup_steps, "warmup steps (0: steps/20, at most 1000)")->capture_default_str();
+  train.add_option("--decay-steps", t.decay_steps, "wsd: steps of the final decay (0: steps/5)")->capture_default_str();
   train.add_option("--holdout", t.holdout, "fraction of the data held out")
       ->check(CLI::Range(0.0, 0.9))
       ->capture_default_str();

@@ -124,6 +124,8 @@ std::string run_settings_text(const TrainOptions& o) {
   std::ostringstream s;
   s << "steps " << o.steps << " batch " << o.batch << " sequence " << o.sequence << " lr " << o.learning_rate
     << " seed " << o.seed;
+  if (o.schedule != "cosine")
+    s << " schedule " << o.schedule << " warmup " << o.warmup_steps << " decay " << o.decay_steps;
   return s.str();
 }
 
@@ -205,16 +207,6 @@ bool load_checkpoint(const std::string& dir, QatModel& model, torch::optim::Adam
   s.rng.set_state(rng);
   s.train_seconds = read("train_seconds").item<double>();
   return true;
-}
-
-// ---------------------------------------------------------------------------
-// Learning rate: linear warmup, then cosine decay to a tenth.
-
-double learning_rate_at(std::uint64_t step, const TrainOptions& o) {
-  const std::uint64_t warmup = std::max<std::uint64_t>(1, std::min<std::uint64_t>(o.steps / 20, 1000));
-  if (step < warmup) return o.learning_rate * double(step + 1) / double(warmup);
-  const double progress = double(step - warmup) / double(std::max<std::uint64_t>(1, o.steps - warmup));
-  return o.learning_rate * (0.1 + 0.9 * 0.5 * (1 + std::cos(M_PI * std::min(1.0, progress))));
 }
 
 // ---------------------------------------------------------------------------
@@ -324,6 +316,9 @@ void check_options(const TrainOptions& o) {
   if (o.output.empty() && o.stop_after == 0) fail("no output file");
   if (o.steps == 0 || o.batch == 0 || o.sequence < 2) fail("steps, batch and sequence (>= 2) must be positive");
   if (!(o.learning_rate > 0)) fail("the learning rate must be positive");
+  if (o.schedule != "cosine" && o.schedule != "wsd") fail("unknown schedule '" + o.schedule + "' (cosine or wsd)");
+  if (o.warmup_steps >= o.steps) fail("the warmup must be shorter than the steps");
+  if (o.decay_steps > o.steps) fail("the decay cannot be longer than the steps");
   if (c.heads == 0 || c.kv_heads == 0 || c.heads % c.kv_heads) fail("kv_heads must divide heads");
   if (c.width == 0 || c.layers == 0 || c.head_dim == 0 || c.ffn == 0 || c.window == 0) fail("empty network size");
 }
@@ -355,6 +350,20 @@ void clip_grad_norm(const std::vector<torch::Tensor>& params, double max_norm) {
 }
 
 }  // namespace
+
+double learning_rate_at(std::uint64_t step, const TrainOptions& o) {
+  const std::uint64_t warmup =
+      o.warmup_steps ? o.warmup_steps : std::max<std::uint64_t>(1, std::min<std::uint64_t>(o.steps / 20, 1000));
+  if (step < warmup) return o.learning_rate * double(step + 1) / double(warmup);
+  if (o.schedule == "wsd") {
+    const std::uint64_t decay = std::max<std::uint64_t>(1, o.decay_steps ? o.decay_steps : o.steps / 5);
+    const std::uint64_t decay_start = o.steps - std::min(decay, o.steps);
+    if (step < decay_start) return o.learning_rate;
+    return o.learning_rate * (1 - std::sqrt(std::min(1.0, double(step - decay_start) / double(decay))));
+  }
+  const double progress = double(step - warmup) / double(std::max<std::uint64_t>(1, o.steps - warmup));
+  return o.learning_rate * (0.1 + 0.9 * 0.5 * (1 + std::cos(M_PI * std::min(1.0, progress))));
+}
 
 TrainReport train_with_report(const TrainOptions& options) {
   check_options(options);

@@ -24,6 +24,13 @@ struct TrainOptions {
   std::uint32_t batch = 32;          // sequences per step
   std::uint32_t sequence = 256;      // symbols per sequence
   double learning_rate = 3e-3;
+  // "cosine": warmup, then cosine decay to a tenth at `steps`. "wsd": warmup,
+  // constant, then 1 - sqrt decay to zero over the last `decay_steps`; a
+  // constant run can be resumed in a copy of its folder with a nearer
+  // `steps` to cool down and export, while the constant run goes on.
+  std::string schedule = "cosine";
+  std::uint64_t warmup_steps = 0;    // 0: steps / 20, at most 1000
+  std::uint64_t decay_steps = 0;     // wsd; 0: steps / 5
   double holdout = 0.01;             // fraction of the data held out
   std::uint64_t seed = 1;
   std::uint64_t eval_every = 500;
@@ -50,6 +57,9 @@ struct TrainReport {
   double float_int_output_bpb = 0;  // the same logits through the integer output table
   double integer_bpb = 0;           // the exported integer network, same sample
 };
+
+// The learning rate of a step (counted from 0) under options' schedule.
+double learning_rate_at(std::uint64_t step, const TrainOptions& options);
 
 // Trains and writes options.output. Throws std::runtime_error on failure,
 // and when SIGINT or SIGTERM stopped it (after saving a checkpoint).

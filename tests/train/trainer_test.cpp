@@ -120,6 +120,40 @@ TEST_F(TrainTest, IntegerNetworkCodesLikeTheFloatOne) {
   EXPECT_NEAR(r.integer_bpb / r.float_bpb, 1.0, 0.03) << "float " << r.float_bpb << " integer " << r.integer_bpb;
 }
 
+TEST(LearningRate, CosineWarmsUpThenDecaysToATenth) {
+  TrainOptions o;
+  o.steps = 1000;
+  o.learning_rate = 1e-3;
+  EXPECT_DOUBLE_EQ(learning_rate_at(0, o), 1e-3 / 50);  // warmup steps/20
+  EXPECT_DOUBLE_EQ(learning_rate_at(49, o), 1e-3);
+  EXPECT_GT(learning_rate_at(500, o), learning_rate_at(501, o));
+  EXPECT_NEAR(learning_rate_at(1000, o), 1e-4, 1e-12);
+}
+
+// A constant run cooled down in a copy: the copy's rate equals the run's
+// until its decay starts, then falls to zero by its last step.
+TEST(LearningRate, WsdCoolsDownFromAnyStep) {
+  TrainOptions run;
+  run.schedule = "wsd";
+  run.steps = 1000000;
+  run.warmup_steps = 100;
+  run.decay_steps = 300;
+  run.learning_rate = 2e-3;
+  EXPECT_DOUBLE_EQ(learning_rate_at(0, run), 2e-3 / 100);
+  EXPECT_DOUBLE_EQ(learning_rate_at(99, run), 2e-3);
+
+  TrainOptions cooldown = run;
+  cooldown.steps = 1800;
+  for (std::uint64_t step : {100, 1000, 1499})
+    EXPECT_DOUBLE_EQ(learning_rate_at(step, cooldown), learning_rate_at(step, run));
+  EXPECT_DOUBLE_EQ(learning_rate_at(1500, cooldown), 2e-3);
+  EXPECT_LT(learning_rate_at(1501, cooldown), 2e-3);
+  EXPECT_GT(learning_rate_at(1799, cooldown), 0.0);
+  EXPECT_LT(learning_rate_at(1799, cooldown), 2e-3 * 0.06);  // 1 - sqrt(299/300)
+  for (std::uint64_t step = 1500; step < 1799; ++step)
+    EXPECT_GT(learning_rate_at(step, cooldown), learning_rate_at(step + 1, cooldown));
+}
+
 TEST_F(TrainTest, ResumedRunEqualsStraightRun) {
   straight();
   TrainOptions o = tiny("resumed");
