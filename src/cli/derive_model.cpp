@@ -1,15 +1,15 @@
 #include "cli/derive_model.h"
 
-#include <filesystem>
+#include <ostream>
 #include <stdexcept>
 
+#include "cli/file_ops.h"
 #include "model/model_file.h"
 
 namespace lmzip::cli {
 
 void derive_model(const DeriveOptions& options) {
-  std::error_code ec;
-  if (std::filesystem::exists(options.output, ec))
+  if (path_exists(options.output))
     throw std::runtime_error(options.output + " exists; remove it or name another output");
   ModelFile model = ModelFile::load(options.input);
   const std::uint32_t trained = model.config.window;
@@ -19,7 +19,17 @@ void derive_model(const DeriveOptions& options) {
                        " by lmzip derive.";
   model.validate();
   fill_selftest(model);
-  model.save(options.output);
+  // Published without replacing: a file made at this path meanwhile stays.
+  const std::vector<std::uint8_t> bytes = model.serialize();
+  AtomicOutputFile file;
+  std::string error = file.create(options.output);
+  if (error.empty()) {
+    FdWriteBuffer buffer(file.fd());
+    std::ostream(&buffer).write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    if (!buffer.flush_all()) error = errno_text(buffer.error());
+  }
+  if (error.empty()) error = file.commit(nullptr, false);
+  if (!error.empty()) throw std::runtime_error("cannot write " + options.output + ": " + error);
 }
 
 }  // namespace lmzip::cli

@@ -22,6 +22,8 @@ expect_stderr "not found" "decompress without the derived model"
 
 expect_rc 1 "derive over an existing file" "$LMZIP" derive "$MODELS/fast.lmzm" -o short.lmzm --window 32
 expect_stderr "exists" "derive over an existing file"
+expect_rc 1 "derive into a missing folder" "$LMZIP" derive "$MODELS/fast.lmzm" -o missing/short.lmzm --window 32
+expect_stderr "cannot write missing/short.lmzm" "derive into a missing folder"
 expect_rc 1 "derive of a missing model" "$LMZIP" derive missing.lmzm -o other.lmzm --window 32
 expect_stderr "cannot open" "derive of a missing model"
 expect_rc 1 "derive of a file that is no model" "$LMZIP" derive text -o other.lmzm --window 32
