@@ -6,15 +6,18 @@
 #include "cli/file_ops.h"
 
 #include <fcntl.h>     // open, O_* flags
+#include <sched.h>     // sched_getaffinity, CPU_COUNT
 #include <limits.h>    // PATH_MAX
 #include <signal.h>    // sigaction, pthread_sigmask
 #include <sys/stat.h>  // fstat, fchmod, futimens
 #include <unistd.h>    // read, write, fsync, link, unlink
 
+#include <algorithm>  // max
 #include <atomic>   // atomic_signal_fence
 #include <cerrno>
 #include <cstdlib>  // mkostemp
 #include <cstring>  // strerror, memcpy
+#include <thread>   // hardware_concurrency
 
 namespace lmzip::cli {
 
@@ -302,6 +305,12 @@ std::string program_path() {
   ssize_t n = readlink("/proc/self/exe", buffer.data(), buffer.size() - 1);
   if (n <= 0) return "";
   return std::string(buffer.data(), static_cast<std::size_t>(n));
+}
+
+int usable_cores() {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 }
 
 }  // namespace lmzip::cli

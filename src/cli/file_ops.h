@@ -126,6 +126,10 @@ std::string remove_file(const std::string& path);
 // The absolute path of this program, from /proc/self/exe ("" if unknown).
 std::string program_path();
 
+// The cores this process may run on (its CPU affinity, as nproc counts them;
+// taskset and cpusets narrow it), at least 1.
+int usable_cores();
+
 std::string errno_text(int error);
 
 }  // namespace lmzip::cli

@@ -46,7 +46,7 @@ struct Settings {
   bool to_stdout = false;   // -c
   bool force = false;       // -f
   bool remove_input = false;  // --rm
-  int threads = 0;          // -T (0: all cores, the default: output does not depend on it)
+  int threads = 0;          // -T (0: the usable cores, the default: output does not depend on it)
   int verbosity = 0;        // -v count minus -q count
   int level = 0;            // 0: the library's default
   std::string model;        // -m
@@ -193,7 +193,7 @@ class FileProcessor {
     models.explicit_path = settings.model;
     models.program_path = program_path();
     int threads = settings.threads;
-    if (threads == 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    if (threads == 0) threads = usable_cores();
     compress_options_.models = models;
     compress_options_.threads = threads;
     compress_options_.device = settings.device;
@@ -504,7 +504,7 @@ int Main(int argc, char** argv) {
   app.add_flag("-f,--force", s.force, "overwrite outputs, write to terminals, read links and special files");
   app.add_flag("-k,--keep", keep, "keep the input (the default)");
   app.add_flag("--rm", s.remove_input, "remove the input after success");
-  app.add_option("-T,--threads", s.threads, "worker threads (0: all cores)")
+  app.add_option("-T,--threads", s.threads, "worker threads (0: the cores this process may use)")
       ->check(CLI::Range(0, 4096))
       ->capture_default_str();
   app.add_option("-m,--model", s.model, "model file to compress with")->type_name("MODEL");
