@@ -30,7 +30,7 @@ void encode_chunks(Predictor& predictor, std::vector<CodedChunk>& chunks, std::s
                    chunks[first + ids[i]].ideal_bits += ideal_bits(r.freq, r.total);
                    mixer.update(i, r, positions[i] + 1 == lengths[ids[i]]);
                  }
-                 mixer.end_step(ids, n);
+                 mixer.end_step(predictor, ids, n);
                });
   for (auto& e : encoders) e.finish();
 }
@@ -70,7 +70,7 @@ void decode_chunks(Predictor& predictor, const Tokenizer& tokenizer, std::vector
                    mixer.update(i, r, retire || positions[i] + 1 == lengths[ids[i]]);
                    next[i] = retire ? kRetireChunk : r.symbol;
                  }
-                 mixer.end_step(ids, n);
+                 mixer.end_step(predictor, ids, n);
                });
   for (std::size_t i = first; i < last; ++i) tasks[i].overrun = decoders[i - first].overrun();
 }

@@ -172,7 +172,7 @@ void ContextCounts::update(std::size_t i, std::uint32_t symbol, std::uint64_t fr
   }
 }
 
-void ContextCounts::end_step(const std::uint32_t* ids, std::size_t n) {
+void ContextCounts::end_step(const std::uint32_t* ids, std::size_t n, const RangeRunner& for_ranges) {
   for (Frame& fr : frames_) {
     if (fr.table[0].empty()) continue;
     for (int o = 0; o < fr.shape.orders; ++o)
@@ -184,14 +184,29 @@ void ContextCounts::end_step(const std::uint32_t* ids, std::size_t n) {
         fr.rows[o][b] = 0;
       }
   }
+  // Serial, the counting was a twentieth of a -5 step while the other thread waited.
+  for_ranges(kMaxOrders, [&](std::size_t first, std::size_t last) {
+    count(ids, n, static_cast<int>(first), static_cast<int>(last));
+  });
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint32_t id = ids[i];
+    if (chunks_[id].shape.orders == 0) continue;
+    std::uint16_t* recent = &recent_[id * kMaxOrders];
+    for (int k = kMaxOrders - 1; k > 0; --k) recent[k] = recent[k - 1];
+    recent[0] = static_cast<std::uint16_t>(symbols_[i]);
+    ++seen_[id];
+  }
+}
+
+void ContextCounts::count(const std::uint32_t* ids, std::size_t n, int first, int last) {
   for (std::size_t i = 0; i < n; ++i) {
     const std::uint32_t id = ids[i];
     if (chunks_[id].shape.orders == 0) continue;
     Frame& fr = frames_[chunks_[id].frame];
     const std::uint32_t symbol = symbols_[i];
     const int words = 1 + fr.shape.entries;
-    std::uint16_t* recent = &recent_[id * kMaxOrders];
-    for (int o = 0; o < fr.shape.orders; ++o) {
+    const std::uint16_t* recent = &recent_[id * kMaxOrders];
+    for (int o = first; o < std::min(last, fr.shape.orders); ++o) {
       if (seen_[id] < static_cast<std::uint32_t>(o + 1)) break;
       const std::uint64_t h = std::uint64_t{hash(recent, o + 1)} << 32;
       std::uint32_t* b = &fr.table[o][(h >> fr.hash_shift[o]) * words];
@@ -216,9 +231,6 @@ void ContextCounts::end_step(const std::uint32_t* ids, std::size_t n) {
           entries[e] = (entries[e] & 0xFFFF0000u) | (count_of(entries[e]) / 2);
       }
     }
-    for (int k = kMaxOrders - 1; k > 0; --k) recent[k] = recent[k - 1];
-    recent[0] = static_cast<std::uint16_t>(symbol);
-    ++seen_[id];
   }
 }
 

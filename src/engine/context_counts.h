@@ -7,6 +7,7 @@
 // docs/format.md ("Context counts") defines it.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 namespace lmzip {
@@ -65,8 +66,12 @@ class ContextCounts {
   // the weights' gradient for that row.
   void update(std::size_t i, std::uint32_t symbol, std::uint64_t freq, std::uint64_t total,
               std::uint64_t network_total);
-  // After every row of the step is updated: weights move, then counts, in row order.
-  void end_step(const std::uint32_t* ids, std::size_t n);
+  // After every row of the step is updated: weights move, then counts, in
+  // row order. Each order's table is its own, so `for_ranges(orders, fn)`
+  // may split the orders between threads: fn(first, last) counts orders
+  // [first, last) (Predictor::for_row_ranges fits).
+  using RangeRunner = std::function<void(std::size_t, const std::function<void(std::size_t, std::size_t)>&)>;
+  void end_step(const std::uint32_t* ids, std::size_t n, const RangeRunner& for_ranges);
 
  private:
   static constexpr int kWeightBuckets = 16;
@@ -85,6 +90,8 @@ class ContextCounts {
     std::uint32_t rows[kMaxOrders][kWeightBuckets];
   };
   std::uint32_t hash(const std::uint16_t* last, int order) const;
+  // Counts the step's symbols in orders [first, last) of their frames' tables.
+  void count(const std::uint32_t* ids, std::size_t n, int first, int last);
 
   std::vector<Chunk> chunks_;
   std::vector<Frame> frames_;

@@ -127,9 +127,11 @@ void TableMixer::update(std::size_t i, const SymbolRange& mixed, bool last) {
   counts_.update(i, mixed.symbol, mixed.freq, mixed.total, network_totals_[i]);
 }
 
-void TableMixer::end_step(const std::uint32_t* ids, std::size_t n) {
+void TableMixer::end_step(Predictor& predictor, const std::uint32_t* ids, std::size_t n) {
   matches_.end_step(ids, n);
-  counts_.end_step(ids, n);
+  counts_.end_step(ids, n, [&predictor](std::size_t count, const std::function<void(std::size_t, std::size_t)>& fn) {
+    predictor.for_row_ranges(count, fn);
+  });
 }
 
 }  // namespace lmzip

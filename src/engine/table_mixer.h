@@ -34,8 +34,9 @@ class TableMixer {
   // After row i coded the symbol of `mixed` (its range in the mixed table);
   // `last`: the chunk's last symbol.
   void update(std::size_t i, const SymbolRange& mixed, bool last);
-  // After every row of the step is updated.
-  void end_step(const std::uint32_t* ids, std::size_t n);
+  // After every row of the step is updated; splits work between the
+  // predictor's threads.
+  void end_step(Predictor& predictor, const std::uint32_t* ids, std::size_t n);
 
  private:
   static constexpr std::size_t kMaxBoosted = ContextCounts::kMaxCandidates + 1;
