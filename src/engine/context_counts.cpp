@@ -184,7 +184,8 @@ void ContextCounts::end_step(const std::uint32_t* ids, std::size_t n, const Rang
         fr.rows[o][b] = 0;
       }
   }
-  // Serial, the counting was a twentieth of a -5 step while the other thread waited.
+  // Each order has its own table, so the predictor's threads share the
+  // orders (on one thread this was a twentieth of a -5 step, the other idle).
   for_ranges(kMaxOrders, [&](std::size_t first, std::size_t last) {
     count(ids, n, static_cast<int>(first), static_cast<int>(last));
   });
