@@ -19,7 +19,6 @@
 #include <new>
 #include <ostream>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "cli/derive_model.h"
