@@ -442,6 +442,10 @@ void AddTrainOptions(CLI::App& train, TrainOptions& t) {
                    "a trained SentencePiece model (e.g. tokenizer.model of a checkpoint folder) to use instead of "
                    "training one; implies --tokenizer sentencepiece")
       ->type_name("FILE");
+  train.add_option("--init-model", t.init_model,
+                   "start from this model file's network and tokenizer (to fine-tune it on your data, or train it "
+                   "on); its shape, window and chunk size replace the options below unless given")
+      ->type_name("FILE");
   train.add_option("--width", t.config.width, "residual stream width")->capture_default_str();
   train.add_option("--layers", t.config.layers, "transformer layers")->capture_default_str();
   train.add_option("--heads", t.config.heads, "query heads")->capture_default_str();
@@ -576,6 +580,14 @@ int Main(int argc, char** argv) {
 
   if (train_cmd->parsed()) {
     if (!s.files.empty()) return UsageError("train takes its inputs after the word train");
+    if (!train_options.init_model.empty()) {
+      for (const char* shape : {"--tokenizer", "--vocab", "--sentencepiece-model", "--width", "--layers", "--heads",
+                                "--kv-heads", "--head-dim", "--ffn"})
+        if (train_cmd->count(shape))
+          return UsageError(std::string(shape) + " cannot go with --init-model: the model file sets it");
+      if (!train_cmd->count("--window")) train_options.config.window = 0;
+      if (!train_cmd->count("--chunk-bytes")) train_options.config.chunk_bytes = 0;
+    }
     if (!train_options.sentencepiece_model.empty()) {
       if (train_cmd->count("--tokenizer") && train_options.tokenizer != "sentencepiece")
         return UsageError("--sentencepiece-model needs --tokenizer sentencepiece");

@@ -260,7 +260,8 @@ static void for_each_index(std::size_t n, int threads, const Task& task) {
     if (e) std::rethrow_exception(e);
 }
 
-Corpus prepare_corpus(const TrainOptions& options, const std::string& cache_dir) {
+Corpus prepare_corpus(const TrainOptions& options, const std::string& cache_dir,
+                      const std::string& init_sentencepiece) {
   if (options.tokenizer != "bytes" && options.tokenizer != "sentencepiece")
     throw std::runtime_error("unknown tokenizer '" + options.tokenizer + "' (bytes or sentencepiece)");
   if (!(options.holdout > 0 && options.holdout < 0.5))
@@ -280,6 +281,13 @@ Corpus prepare_corpus(const TrainOptions& options, const std::string& cache_dir)
     if (options.vocab_size && options.vocab_size != given.pieces.size())
       throw std::runtime_error(path + " has " + std::to_string(given.pieces.size()) + " pieces, not the " +
                                std::to_string(options.vocab_size) + " asked for (leave out the vocabulary size)");
+  }
+  if (!init_sentencepiece.empty()) {
+    try {
+      given = read_sentencepiece_model(init_sentencepiece);
+    } catch (const std::exception& e) {
+      throw std::runtime_error(options.init_model + ": its tokenizer: " + e.what());
+    }
   }
 
   Corpus c;
@@ -324,7 +332,7 @@ Corpus prepare_corpus(const TrainOptions& options, const std::string& cache_dir)
       given = train_sentencepiece(c.files, vocab, 500000, options.seed);
     } else {
       std::cerr << "train: SentencePiece model of " << given.pieces.size() << " pieces from "
-                << options.sentencepiece_model << "\n";
+                << (init_sentencepiece.empty() ? options.sentencepiece_model : options.init_model) << "\n";
     }
     vocab_bytes = encode_vocab(given.pieces, given.scores);
     c.sentencepiece_model = std::move(given.model_proto);

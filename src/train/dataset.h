@@ -57,8 +57,10 @@ struct Corpus {
 // Lists the inputs (folders recursively, sorted), tokenizes them (training
 // the SentencePiece model first if asked) and caches the result under
 // `cache_dir` (empty: no cache). A cache made from the same files and
-// settings is loaded instead. Progress goes to stderr.
-Corpus prepare_corpus(const TrainOptions& options, const std::string& cache_dir);
+// settings is loaded instead. Progress goes to stderr. `init_sentencepiece`:
+// the SentencePiece model (serialized) of options.init_model, if it has one.
+Corpus prepare_corpus(const TrainOptions& options, const std::string& cache_dir,
+                      const std::string& init_sentencepiece = {});
 
 // Fills one batch: every sequence starts with BOS, as a chunk does when
 // compressing. Most start at a uniformly random position of the training

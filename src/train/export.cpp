@@ -1,5 +1,6 @@
 #include "train/export.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
@@ -123,6 +124,95 @@ ModelFile export_network(QatModel& model, int residual_bits) {
   // Logits in 1/32 nat.
   f.output = export_linear(model->output, s_f * 32.0, "output", signs_of(model->final_gain));
   return f;
+}
+
+// ---------------------------------------------------------------------------
+// Import: the inverse of the above, up to the free scales.
+
+// A QuantLinear's multiplier ratios, multiplier / 2^shift = s_w[o] * factor.
+static std::vector<double> ratios_of(const QuantLinear& q) {
+  std::vector<double> r(q.out);
+  for (std::uint32_t o = 0; o < q.out; ++o) r[o] = std::ldexp(double(q.multiplier[o]), -int(q.shift));
+  return r;
+}
+
+static double mean_ratio(const QuantLinear& q) {
+  const auto r = ratios_of(q);
+  double sum = 0;
+  for (double x : r) sum += x;
+  return r.empty() || !(sum > 0) ? 1.0 : sum / double(r.size());
+}
+
+// W[o][i] = W_int[o][i] * s_w[o] with s_w[o] = ratio[o] / factor.
+static void import_linear(const QuantLinear& q, double factor, torch::Tensor& w) {
+  const auto r = ratios_of(q);
+  auto out = torch::empty({std::int64_t{q.out}, std::int64_t{q.in}}, torch::kFloat64);
+  auto a = out.accessor<double, 2>();
+  for (std::uint32_t o = 0; o < q.out; ++o)
+    for (std::uint32_t i = 0; i < q.in; ++i) a[o][i] = double(q.weight[std::size_t{o} * q.in + i]) * r[o] / factor;
+  w.copy_(out);
+}
+
+// Gains g = g_int * s_x / 256 with s_x making their mean 1; returns s_x.
+static double import_gains(const std::vector<std::int32_t>& g_int, torch::Tensor& gain) {
+  double sum = 0;
+  for (auto g : g_int) sum += g;
+  const double s_x = sum > 0 ? 256.0 * double(g_int.size()) / sum : 1.0;
+  auto out = torch::empty({static_cast<std::int64_t>(g_int.size())}, torch::kFloat64);
+  for (std::size_t c = 0; c < g_int.size(); ++c) out[c] = double(g_int[c]) * s_x / 256.0;
+  gain.copy_(out);
+  return s_x;
+}
+
+static void set_scale(torch::Tensor& log_s, double s) { log_s.fill_(std::log(s)); }
+
+int import_network(const ModelFile& f, QatModel& model) {
+  torch::NoGradGuard no_grad;
+  const ModelConfig& c = model->config();
+  const ModelConfig& m = f.config;
+  if (m.vocab_size != c.vocab_size || m.width != c.width || m.layers != c.layers || m.heads != c.heads ||
+      m.kv_heads != c.kv_heads || m.head_dim != c.head_dim || m.ffn != c.ffn)
+    throw std::runtime_error("import: the model file's network is of another shape");
+  const auto emb = ratios_of(f.embedding);
+  // The residual's unit: a power of two (so the export can pick it again)
+  // that puts the largest embedding value at most at 1.
+  double max_ratio = 0;
+  for (double r : emb) max_ratio = std::max(max_ratio, r);
+  const int residual_bits = int(std::ceil(std::log2(std::max(127.0 * max_ratio, 1e-30))));
+  const double residual_unit = std::ldexp(1.0, residual_bits);
+  import_linear(f.embedding, residual_unit, model->embedding);
+
+  for (std::size_t l = 0; l < f.layers.size(); ++l) {
+    const LayerWeights& w = f.layers[l];
+    auto& L = model->layers[l];
+    const double s_ax = import_gains(w.attn_norm, L->attn_gain);
+    // s_q * s_k is fixed by the score multiplier; split so wq's and wk's rows match.
+    const double qk = std::ldexp(double(w.attention.score_multiplier.at(0)), -int(w.attention.score_shift)) *
+                      std::sqrt(double(c.head_dim)) / 256.0;
+    const double s_q = std::sqrt(qk * mean_ratio(w.wk) / mean_ratio(w.wq)), s_k = qk / s_q;
+    // wv's and wo's rows: ratio_v * s_v / s_ax against ratio_o / (s_v * unit).
+    const double s_v = std::sqrt(mean_ratio(w.wo) * s_ax / (mean_ratio(w.wv) * residual_unit));
+    import_linear(w.wq, s_ax / s_q, L->wq);
+    import_linear(w.wk, s_ax / s_k, L->wk);
+    import_linear(w.wv, s_ax / s_v, L->wv);
+    import_linear(w.wo, s_v * residual_unit, L->wo);
+    set_scale(L->log_s_attn_x, s_ax);
+    set_scale(L->log_s_q, s_q);
+    set_scale(L->log_s_k, s_k);
+    set_scale(L->log_s_v, s_v);
+
+    const double s_fx = import_gains(w.ffn_norm, L->ffn_gain);
+    // w1's and w2's rows: ratio_1 * sqrt(s_u) / (16 s_fx) against ratio_2 / (s_u * unit).
+    const double s_u = std::cbrt(std::pow(16.0 * s_fx * mean_ratio(w.w2) / (mean_ratio(w.w1) * residual_unit), 2.0));
+    import_linear(w.w1, s_fx * 16.0 / std::sqrt(s_u), L->w1);
+    import_linear(w.w2, s_u * residual_unit, L->w2);
+    set_scale(L->log_s_ffn_x, s_fx);
+    set_scale(L->log_s_u, s_u);
+  }
+  const double s_f = import_gains(f.final_norm, model->final_gain);
+  import_linear(f.output, s_f * 32.0, model->output);
+  set_scale(model->log_s_final_x, s_f);
+  return residual_bits;
 }
 
 }  // namespace trainer

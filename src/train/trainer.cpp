@@ -309,6 +309,32 @@ double measure_integer_bits(const ModelFile& model, const Corpus& corpus, const 
   return bits;
 }
 
+// The options with init_model's tokenizer and network shape (and window and
+// chunk size where they are 0); `file` and `id` get the model.
+TrainOptions with_init_model(const TrainOptions& given, ModelFile& file, Sha256Digest& id) {
+  TrainOptions o = given;
+  if (!given.sentencepiece_model.empty() || given.vocab_size != 0)
+    throw std::runtime_error("train: the tokenizer comes from the initial model " + given.init_model +
+                             "; leave out the SentencePiece model and vocabulary size");
+  try {
+    file = ModelFile::load(given.init_model, &id);
+  } catch (const std::exception& e) {
+    throw std::runtime_error("train: the initial model: " + std::string(e.what()));
+  }
+  o.tokenizer = file.tokenizer == TokenizerKind::SentencePiece ? "sentencepiece" : "bytes";
+  const ModelConfig& m = file.config;
+  o.config.vocab_size = m.vocab_size;
+  o.config.width = m.width;
+  o.config.layers = m.layers;
+  o.config.heads = m.heads;
+  o.config.kv_heads = m.kv_heads;
+  o.config.head_dim = m.head_dim;
+  o.config.ffn = m.ffn;
+  if (o.config.window == 0) o.config.window = m.window;
+  if (o.config.chunk_bytes == 0) o.config.chunk_bytes = m.chunk_bytes;
+  return o;
+}
+
 void check_options(const TrainOptions& o) {
   const auto& c = o.config;
   auto fail = [](const std::string& what) { throw std::runtime_error("train: " + what); };
@@ -365,7 +391,10 @@ double learning_rate_at(std::uint64_t step, const TrainOptions& o) {
   return o.learning_rate * (0.1 + 0.9 * 0.5 * (1 + std::cos(M_PI * std::min(1.0, progress))));
 }
 
-TrainReport train_with_report(const TrainOptions& options) {
+TrainReport train_with_report(const TrainOptions& given) {
+  ModelFile init;
+  Sha256Digest init_id{};
+  const TrainOptions options = given.init_model.empty() ? given : with_init_model(given, init, init_id);
   check_options(options);
   const torch::Device device = pick_device(options.device);
   set_threads(options.threads);
@@ -374,9 +403,11 @@ TrainReport train_with_report(const TrainOptions& options) {
   StopSignals stop_signals;
   KeepFreedMemory keep_freed_memory;
 
-  const Corpus corpus = trainer::prepare_corpus(options, dir);
+  const Corpus corpus = trainer::prepare_corpus(options, dir, init.sentencepiece_model);
   ModelConfig config = options.config;
   config.vocab_size = corpus.vocab_size();
+  if (!options.init_model.empty() && (config.vocab_size != init.config.vocab_size || corpus.tokenizer->pieces() != init.pieces))
+    throw std::runtime_error("train: the initial model's tokenizer does not give its own vocabulary");
   const HeldOut heldout = pick_heldout(corpus, options);
   std::cerr << "train: " << corpus.files.size() << " files, " << corpus.train.size() << " training symbols, "
             << "held-out sample " << heldout.chunks.size() << " chunks of " << heldout.length << " symbols ("
@@ -384,6 +415,11 @@ TrainReport train_with_report(const TrainOptions& options) {
 
   torch::manual_seed(options.seed);
   QatModel model(config);  // initialized on the CPU: the same weights on every device
+  if (!options.init_model.empty()) {
+    trainer::import_network(init, model);
+    std::cerr << "train: starting from " << options.init_model << " (" << init.name << ", id "
+              << to_hex(init_id).substr(0, 16) << ")\n";
+  }
   model->to(device);
   using torch::optim::AdamWOptions;
   const auto adam = [&](double decay) {
@@ -400,7 +436,7 @@ TrainReport train_with_report(const TrainOptions& options) {
 
   if (load_checkpoint(dir, model, optimizer, state, options, device)) {
     std::cerr << "train: resumed from " << checkpoint_path(dir) << " at step " << state.step << "\n";
-  } else {
+  } else if (options.init_model.empty()) {
     model->calibrate(draw_batch(corpus, state.rng, B, T, device).inputs);
   }
 
@@ -535,7 +571,10 @@ TrainReport train_with_report(const TrainOptions& options) {
   for (const auto& input : options.inputs) description << " " << fs::path(input).filename().string();
   description << "; " << corpus.tokenizer_kind << " tokenizer, " << config.vocab_size << " symbols; "
               << state.step << " steps of " << B << " x " << T << " symbols, learning rate "
-              << std::setprecision(4) << options.learning_rate << ", seed " << options.seed << ", "
+              << std::setprecision(4) << options.learning_rate << ", seed " << options.seed
+              << (options.init_model.empty() ? std::string()
+                                             : ", starting from model " + init.name + " (id " + to_hex(init_id).substr(0, 16) + ")")
+              << ", "
               << std::setprecision(2) << state.train_seconds / 3600.0 << " hours of training; held-out "
               << std::setprecision(4) << report.integer_bpb << " bits/byte (float " << report.float_bpb << ").";
   file.description = description.str();

@@ -19,6 +19,10 @@ struct TrainOptions {
   // A trained SentencePiece model file to tokenize with instead of training
   // one with spm_train (sentencepiece only).
   std::string sentencepiece_model;
+  // A model file to start from (to fine-tune it, or to train a shipped model
+  // on): its tokenizer and network shape replace those above, but for a
+  // window or chunk size of 0 in `config`, which take the file's.
+  std::string init_model;
   ModelConfig config;                // vocab_size is set from the tokenizer
   std::uint64_t steps = 10000;
   std::uint32_t batch = 32;          // sequences per step

@@ -20,6 +20,8 @@ absent x "-o with two inputs"
 expect_rc 1 "-o with -c" "$LMZIP" -c -o x a
 expect_rc 1 "train without inputs" "$LMZIP" train -o m.lmzm
 expect_rc 1 "train with a bad tokenizer" "$LMZIP" train --tokenizer words -o m.lmzm a
+expect_rc 1 "train with --init-model and a width" "$LMZIP" train --init-model m.lmzm --width 64 -o n.lmzm a
+expect_stderr "--width cannot go with --init-model" "train with --init-model and a width"
 
 # --- terminals ---------------------------------------------------------------------
 if command -v script > /dev/null && script -qec true /dev/null > /dev/null 2>&1; then

@@ -14,6 +14,7 @@
 
 #include "model/model_file.h"
 #include "train/dataset.h"
+#include "train/export.h"
 #include "train/qat_model.h"
 #include "train/trainer.h"
 
@@ -169,6 +170,64 @@ TEST_F(TrainTest, ResumedRunEqualsStraightRun) {
   EXPECT_EQ(second.step, 50u);
   EXPECT_EQ(network_bytes(o.output), network_bytes(tiny("straight").output));
   EXPECT_DOUBLE_EQ(second.integer_bpb, straight().integer_bpb);
+}
+
+// The float network imported from a model file exports back to its integers.
+TEST_F(TrainTest, ImportedNetworkExportsItsIntegers) {
+  ASSERT_TRUE(straight().exported);
+  const ModelFile file = ModelFile::load(tiny("straight").output);
+  trainer::QatModel model(file.config);
+  const int residual_bits = trainer::import_network(file, model);
+  const ModelFile back = trainer::export_network(model, residual_bits);
+  auto same_linear = [](const QuantLinear& a, const QuantLinear& b, const char* what) {
+    EXPECT_EQ(a.weight, b.weight) << what;
+    EXPECT_EQ(a.shift, b.shift) << what;
+    ASSERT_EQ(a.multiplier.size(), b.multiplier.size()) << what;
+    for (std::size_t o = 0; o < a.multiplier.size(); ++o)
+      EXPECT_NEAR(double(b.multiplier[o]) / double(a.multiplier[o]), 1.0, 1e-5) << what << " row " << o;
+  };
+  same_linear(file.embedding, back.embedding, "embedding");
+  ASSERT_EQ(back.layers.size(), file.layers.size());
+  for (std::size_t l = 0; l < file.layers.size(); ++l) {
+    const LayerWeights &a = file.layers[l], &b = back.layers[l];
+    EXPECT_EQ(a.attn_norm, b.attn_norm);
+    EXPECT_EQ(a.ffn_norm, b.ffn_norm);
+    same_linear(a.wq, b.wq, "wq");
+    same_linear(a.wk, b.wk, "wk");
+    same_linear(a.wv, b.wv, "wv");
+    same_linear(a.wo, b.wo, "wo");
+    same_linear(a.w1, b.w1, "w1");
+    same_linear(a.w2, b.w2, "w2");
+    EXPECT_EQ(a.attention.score_shift, b.attention.score_shift);
+    EXPECT_NEAR(double(b.attention.score_multiplier[0]) / double(a.attention.score_multiplier[0]), 1.0, 1e-5);
+  }
+  EXPECT_EQ(file.final_norm, back.final_norm);
+  same_linear(file.output, back.output, "output");
+}
+
+// Training from a model file starts at its loss, not at a fresh network's,
+// with its shape whatever the options say.
+TEST_F(TrainTest, InitModelStartsFromTheModel) {
+  const TrainReport& fresh = straight();
+  TrainOptions o = tiny("init");
+  o.init_model = tiny("straight").output;
+  o.config.width = 64;   // replaced by the model's
+  o.config.window = 0;   // the model's
+  o.steps = 5;
+  o.learning_rate = 1e-3;
+  const TrainReport r = train_with_report(o);
+  ASSERT_TRUE(r.exported);
+  EXPECT_LT(r.first_loss, fresh.first_loss - 1.0) << "fresh " << fresh.first_loss << " init " << r.first_loss;
+  EXPECT_NEAR(r.integer_bpb / fresh.integer_bpb, 1.0, 0.05) << "model " << fresh.integer_bpb << " init "
+                                                             << r.integer_bpb;
+  const ModelFile m = ModelFile::load(o.output);
+  EXPECT_EQ(m.config.width, 32u);
+  EXPECT_EQ(m.config.window, 16u);
+  EXPECT_NE(m.description.find("starting from model"), std::string::npos) << m.description;
+
+  TrainOptions missing = tiny("init-missing");
+  missing.init_model = (root_ / "no-such.lmzm").string();
+  EXPECT_THROW(train_with_report(missing), std::runtime_error);
 }
 
 TEST_F(TrainTest, SentencePieceModel) {
