@@ -1,5 +1,6 @@
 #include "train/qat_model.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "model/exp_tables.h"
@@ -127,7 +128,8 @@ torch::Tensor QatModelImpl::norm(const torch::Tensor& r, const torch::Tensor& ga
 //   p_j = ATT_EXP[min(round(16 (max z - z_j)), 159)] / 4096, a_j = p_j / sum p.
 // The integer network rounds the distance to the maximum to 1/16 nat and the
 // weights to 1/4096; a_j is what its round_div(sum p v, sum p) divides by.
-// Backward is softmax's with a in place of exp's output (da/dz = diag(a) - a a^T).
+// Backward is softmax's with a in place of exp's output (da/dz = diag(a) - a a^T),
+// on the CPU by rows too.
 class AttentionWeights : public torch::autograd::Function<AttentionWeights> {
  public:
   // scores [B][H][T][T] in nats, slopes [H] in nats per position.
@@ -137,41 +139,79 @@ class AttentionWeights : public torch::autograd::Function<AttentionWeights> {
     const auto a = tensor_ops || !scores.is_cpu() ? by_tensor_ops(scores, slopes, att_exp, window)
                                                   : by_rows(scores, slopes, window);
     ctx->save_for_backward({a});
+    ctx->saved_data["window"] = window;
+    ctx->saved_data["by_rows"] = !tensor_ops && scores.is_cpu();
     return a;
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grad) {
     const auto a = ctx->get_saved_variables()[0];
-    const auto g = grad[0] * a;
-    return {g - a * g.sum(-1, true), torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
+    torch::Tensor dz;
+    if (ctx->saved_data["by_rows"].toBool()) {
+      dz = backward_by_rows(grad[0], a, ctx->saved_data["window"].toInt());
+    } else {
+      const auto g = grad[0] * a;
+      dz = g - a * g.sum(-1, true);
+    }
+    return {dz, torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
   }
 
  private:
+  // Rows are independent: split between threads, the result does not depend on their number.
   static torch::Tensor by_rows(const torch::Tensor& scores, const torch::Tensor& slopes, std::int64_t window) {
     const auto s = scores.contiguous();
     const std::int64_t B = s.size(0), H = s.size(1), T = s.size(2);
-    auto a = torch::zeros_like(s);
+    auto a = torch::empty_like(s);  // every entry written below
     const float* score = s.data_ptr<float>();
     float* out = a.data_ptr<float>();
     const auto slope_values = slopes.contiguous();
     const float* slope = slope_values.data_ptr<float>();
-    for (std::int64_t row = 0; row < B * H * T; ++row) {
-      const std::int64_t i = row % T, h = (row / T) % H;
-      const float* z = score + row * T;
-      float* p = out + row * T;
-      const std::int64_t first = std::max<std::int64_t>(0, i - window + 1);
-      float m = -INFINITY;
-      for (std::int64_t j = first; j <= i; ++j) m = std::max(m, z[j] - slope[h] * float(i - j));
-      float sum = 0;
-      for (std::int64_t j = first; j <= i; ++j) {
-        const float x = 16 * (m - (z[j] - slope[h] * float(i - j))) + 0.5f;
-        p[j] = float(kAttExp[x >= 159 ? 159 : static_cast<int>(x)]);
-        sum += p[j];
+    at::parallel_for(0, B * H * T, 256, [&](std::int64_t begin, std::int64_t end) {
+      for (std::int64_t row = begin; row < end; ++row) {
+        const std::int64_t i = row % T, h = (row / T) % H;
+        const float* z = score + row * T;
+        float* p = out + row * T;
+        const std::int64_t first = std::max<std::int64_t>(0, i - window + 1);
+        std::fill(p, p + first, 0.0f);
+        std::fill(p + i + 1, p + T, 0.0f);
+        float m = -INFINITY;
+        for (std::int64_t j = first; j <= i; ++j) m = std::max(m, z[j] - slope[h] * float(i - j));
+        float sum = 0;
+        for (std::int64_t j = first; j <= i; ++j) {
+          const float x = 16 * (m - (z[j] - slope[h] * float(i - j))) + 0.5f;
+          p[j] = float(kAttExp[x >= 159 ? 159 : static_cast<int>(x)]);
+          sum += p[j];
+        }
+        for (std::int64_t j = first; j <= i; ++j) p[j] /= sum;
       }
-      for (std::int64_t j = first; j <= i; ++j) p[j] /= sum;
-    }
+    });
     return a;
+  }
+
+  // dz_j = a_j (g_j - sum_k a_k g_k) over the row's window; 0 outside it,
+  // where a is 0. One pass instead of tensor ops over all [T][T] entries.
+  static torch::Tensor backward_by_rows(const torch::Tensor& grad, const torch::Tensor& a, std::int64_t window) {
+    const auto g = grad.contiguous();
+    const std::int64_t T = a.size(-1), rows = a.numel() / T;
+    auto dz = torch::empty_like(a);  // every entry written below
+    const float* gp = g.data_ptr<float>();
+    const float* ap = a.data_ptr<float>();
+    float* out = dz.data_ptr<float>();
+    at::parallel_for(0, rows, 256, [&](std::int64_t begin, std::int64_t end) {
+      for (std::int64_t row = begin; row < end; ++row) {
+        const std::int64_t i = row % T, first = std::max<std::int64_t>(0, i - window + 1);
+        const float* gr = gp + row * T;
+        const float* ar = ap + row * T;
+        float* o = out + row * T;
+        std::fill(o, o + first, 0.0f);
+        std::fill(o + i + 1, o + T, 0.0f);
+        float dot = 0;
+        for (std::int64_t j = first; j <= i; ++j) dot += ar[j] * gr[j];
+        for (std::int64_t j = first; j <= i; ++j) o[j] = ar[j] * (gr[j] - dot);
+      }
+    });
+    return dz;
   }
 
   // The same arithmetic, element-wise over [B][H][T][T]. The table's entries
