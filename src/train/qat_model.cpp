@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
+#include <vector>
 
 #include "model/exp_tables.h"
 
@@ -77,15 +79,102 @@ std::vector<torch::Tensor> QatModelImpl::other_parameters() const {
   return p;
 }
 
-// An int8 activation: x_int = clamp(round(x / s), lo, hi), standing for x_int * s.
-// Inside the range the gradient passes straight through to x; the scale gets
-// LSQ's gradient (round(x/s) - x/s inside, the clamp bound outside).
-torch::Tensor QatModelImpl::quant(const torch::Tensor& x, const torch::Tensor& log_s, double lo, double hi) {
-  if (calibrating_) {
-    auto& m = absmax_[log_s.unsafeGetTensorImpl()];
-    m = std::max(m, x.abs().max().item<double>());
-    return x;
+// Fixed blocks of n elements (bounds independent of the thread count) run
+// in parallel; returns the sum of fn(begin, end) over them, in block order,
+// so a gradient sum does not depend on the number of threads.
+static double sum_over_blocks(std::int64_t n, const std::function<double(std::int64_t, std::int64_t)>& fn) {
+  constexpr std::int64_t kBlock = 1 << 15;
+  const std::int64_t blocks = (n + kBlock - 1) / kBlock;
+  std::vector<double> part(static_cast<std::size_t>(blocks), 0.0);
+  at::parallel_for(0, blocks, 1, [&](std::int64_t b0, std::int64_t b1) {
+    for (std::int64_t b = b0; b < b1; ++b) part[b] = fn(b * kBlock, std::min(n, (b + 1) * kBlock));
+  });
+  double sum = 0;
+  for (double p : part) sum += p;
+  return sum;
+}
+
+static void for_elements(std::int64_t n, const std::function<void(std::int64_t, std::int64_t)>& fn) {
+  at::parallel_for(0, n, 1 << 15, fn);
+}
+
+// floor(v) clamped to [lo, hi] (integers), without a libm call so the loops
+// vectorize: v is clamped first, so the conversion to int is in range.
+static inline float clamped_floor(float v, float lo, float hi) {
+  const float c = std::min(std::max(v, lo), hi + 1.0f);
+  const float t = float(static_cast<int>(c));
+  return std::min(t > c ? t - 1.0f : t, hi);
+}
+
+// u = min(floor((t^2 + 128) / 256), 127) with t = min(round(r * 16 / sqrt(s)), 4095), r >= 0.
+static inline float squared_relu_level(float r, float root) {
+  const float t = clamped_floor(r * 16.0f / root + 0.5f, 0.0f, 4095.0f);
+  return clamped_floor((t * t + 128.0f) / 256.0f, 0.0f, 127.0f);
+}
+
+// Sums terms[0..n) in double, in order.
+static double sum_in_order(const float* terms, std::int64_t n) {
+  double sum = 0;
+  for (std::int64_t i = 0; i < n; ++i) sum += terms[i];
+  return sum;
+}
+
+// The loops, on elements [begin, end), with restrict pointers and scalars by
+// value so that they vectorize. The backward ones return the sum of the
+// scale's gradient terms.
+static void fake_quant_forward(const float* __restrict in, float* __restrict out, std::int64_t begin,
+                               std::int64_t end, float s, float lo, float hi) {
+  for (std::int64_t i = begin; i < end; ++i) {
+    const float y = in[i] / s, y_int = clamped_floor(y + 0.5f, lo, hi);
+    out[i] = (y >= lo) & (y <= hi) ? (y + (y_int - y)) * s : y_int * s;
   }
+}
+
+static double fake_quant_backward(const float* __restrict in, const float* __restrict grad, float* __restrict dx,
+                                  std::int64_t begin, std::int64_t end, float s, float lo, float hi) {
+  double sum = 0;
+  float terms[1024];
+  for (std::int64_t at = begin; at < end; at += 1024) {
+    const std::int64_t n = std::min<std::int64_t>(1024, end - at);
+    for (std::int64_t k = 0; k < n; ++k) {
+      const float y = in[at + k] / s, y_int = clamped_floor(y + 0.5f, lo, hi), g = grad[at + k];
+      const bool inside = (y >= lo) & (y <= hi);
+      dx[at + k] = inside ? g : 0.0f;
+      terms[k] = g * (inside ? y_int - y : y_int);
+    }
+    sum += sum_in_order(terms, n);
+  }
+  return sum;
+}
+
+static void squared_relu_quant_forward(const float* __restrict in, float* __restrict out, std::int64_t begin,
+                                       std::int64_t end, float s, float root) {
+  for (std::int64_t i = begin; i < end; ++i) {
+    const float r = std::max(in[i], 0.0f), y = r * r / s, u = squared_relu_level(r, root);
+    out[i] = y <= 127.0f ? (y + (u - y)) * s : u * s;
+  }
+}
+
+static double squared_relu_quant_backward(const float* __restrict in, const float* __restrict grad,
+                                          float* __restrict da, std::int64_t begin, std::int64_t end, float s,
+                                          float root) {
+  double sum = 0;
+  float terms[1024];
+  for (std::int64_t at = begin; at < end; at += 1024) {
+    const std::int64_t n = std::min<std::int64_t>(1024, end - at);
+    for (std::int64_t k = 0; k < n; ++k) {
+      const float r = std::max(in[at + k], 0.0f), y = r * r / s, u = squared_relu_level(r, root), g = grad[at + k];
+      const bool inside = y <= 127.0f;
+      da[at + k] = inside ? g * 2.0f * r : 0.0f;
+      terms[k] = g * (inside ? u - y : u);
+    }
+    sum += sum_in_order(terms, n);
+  }
+  return sum;
+}
+
+// The straight-through estimators below as tensor ops (any device).
+static torch::Tensor fake_quant_by_ops(const torch::Tensor& x, const torch::Tensor& log_s, double lo, double hi) {
   const auto s = log_s.exp();
   const auto y = x / s;
   const auto y_int = round_half_up(y.detach()).clamp(lo, hi);
@@ -93,16 +182,8 @@ torch::Tensor QatModelImpl::quant(const torch::Tensor& x, const torch::Tensor& l
   return torch::where(inside, y + (y_int - y).detach(), y_int) * s;
 }
 
-// Integer: t = min(round_shift(max(a, 0) * w1.multiplier, w1.shift), 4095) with
-// multiplier/2^shift = 16 / sqrt(s_u) (in a's units), then u = min((t^2 + 128) >> 8, 127),
-// so u ~ relu(a)^2 / s_u. Simulated exactly; the gradient is that of relu(a)^2.
-torch::Tensor QatModelImpl::squared_relu_quant(const torch::Tensor& a, const torch::Tensor& log_s_u) {
+static torch::Tensor squared_relu_quant_by_ops(const torch::Tensor& a, const torch::Tensor& log_s_u) {
   const auto r = torch::relu(a);
-  if (calibrating_) {
-    auto& m = absmax_[log_s_u.unsafeGetTensorImpl()];
-    m = std::max(m, (r * r).max().item<double>());
-    return r * r;
-  }
   const auto s = log_s_u.exp();
   const auto y = r * r / s;
   torch::Tensor u_int;
@@ -113,6 +194,112 @@ torch::Tensor QatModelImpl::squared_relu_quant(const torch::Tensor& a, const tor
   }
   const auto inside = y.detach() <= 127;
   return torch::where(inside, y + (u_int - y).detach(), u_int) * s;
+}
+
+// The same on the CPU, one pass each way (a chain of element-wise ops over
+// every activation was a tenth of a training step). Forward: the ops'
+// arithmetic, element by element. Backward: x's gradient passes where the
+// value is inside the range; the scale's is LSQ's, summed in double.
+class FakeQuant : public torch::autograd::Function<FakeQuant> {
+ public:
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
+                               const torch::Tensor& log_s, double lo, double hi) {
+    const auto xc = x.contiguous();
+    const float s = log_s.exp().item<float>(), flo = float(lo), fhi = float(hi);
+    auto out = torch::empty_like(xc);
+    const float* in = xc.data_ptr<float>();
+    float* o = out.data_ptr<float>();
+    for_elements(xc.numel(), [&](std::int64_t begin, std::int64_t end) {
+      fake_quant_forward(in, o, begin, end, s, flo, fhi);
+    });
+    ctx->save_for_backward({xc, log_s});
+    ctx->saved_data["lo"] = lo;
+    ctx->saved_data["hi"] = hi;
+    return out;
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad) {
+    const auto saved = ctx->get_saved_variables();
+    const auto& x = saved[0];
+    const auto g = grad[0].contiguous();
+    const float s = saved[1].exp().item<float>();
+    const float lo = float(ctx->saved_data["lo"].toDouble()), hi = float(ctx->saved_data["hi"].toDouble());
+    auto dx = torch::empty_like(x);
+    const float* in = x.data_ptr<float>();
+    const float* gp = g.data_ptr<float>();
+    float* d = dx.data_ptr<float>();
+    const double ds = sum_over_blocks(x.numel(), [&](std::int64_t begin, std::int64_t end) {
+      return fake_quant_backward(in, gp, d, begin, end, s, lo, hi);
+    });
+    return {dx, torch::full({1}, ds * double(s), saved[1].options()), torch::Tensor(), torch::Tensor()};
+  }
+};
+
+class SquaredReluQuant : public torch::autograd::Function<SquaredReluQuant> {
+ public:
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& a,
+                               const torch::Tensor& log_s_u) {
+    const auto ac = a.contiguous();
+    const auto s_t = log_s_u.exp();
+    const float s = s_t.item<float>(), root = s_t.sqrt().item<float>();
+    auto out = torch::empty_like(ac);
+    const float* in = ac.data_ptr<float>();
+    float* o = out.data_ptr<float>();
+    for_elements(ac.numel(), [&](std::int64_t begin, std::int64_t end) {
+      squared_relu_quant_forward(in, o, begin, end, s, root);
+    });
+    ctx->save_for_backward({ac, log_s_u});
+    return out;
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad) {
+    const auto saved = ctx->get_saved_variables();
+    const auto& a = saved[0];
+    const auto g = grad[0].contiguous();
+    const auto s_t = saved[1].exp();
+    const float s = s_t.item<float>(), root = s_t.sqrt().item<float>();
+    auto da = torch::empty_like(a);
+    const float* in = a.data_ptr<float>();
+    const float* gp = g.data_ptr<float>();
+    float* d = da.data_ptr<float>();
+    const double ds = sum_over_blocks(a.numel(), [&](std::int64_t begin, std::int64_t end) {
+      return squared_relu_quant_backward(in, gp, d, begin, end, s, root);
+    });
+    return {da, torch::full({1}, ds * double(s), saved[1].options())};
+  }
+};
+
+static bool fused_on(const torch::Tensor& x, bool tensor_ops) {
+  return !tensor_ops && x.is_cpu() && x.scalar_type() == torch::kFloat32;
+}
+
+torch::Tensor fake_quant(const torch::Tensor& x, const torch::Tensor& log_s, double lo, double hi, bool tensor_ops) {
+  return fused_on(x, tensor_ops) ? FakeQuant::apply(x, log_s, lo, hi) : fake_quant_by_ops(x, log_s, lo, hi);
+}
+
+torch::Tensor squared_relu_quant(const torch::Tensor& a, const torch::Tensor& log_s_u, bool tensor_ops) {
+  return fused_on(a, tensor_ops) ? SquaredReluQuant::apply(a, log_s_u) : squared_relu_quant_by_ops(a, log_s_u);
+}
+
+torch::Tensor QatModelImpl::quant(const torch::Tensor& x, const torch::Tensor& log_s, double lo, double hi) {
+  if (calibrating_) {
+    auto& m = absmax_[log_s.unsafeGetTensorImpl()];
+    m = std::max(m, x.abs().max().item<double>());
+    return x;
+  }
+  return fake_quant(x, log_s, lo, hi);
+}
+
+torch::Tensor QatModelImpl::squared_relu_quant(const torch::Tensor& a, const torch::Tensor& log_s_u) {
+  if (calibrating_) {
+    const auto r = torch::relu(a);
+    auto& m = absmax_[log_s_u.unsafeGetTensorImpl()];
+    m = std::max(m, (r * r).max().item<double>());
+    return r * r;
+  }
+  return trainer::squared_relu_quant(a, log_s_u);
 }
 
 // Integer: rms = max(1, isqrt(sum r^2 / d)); x = round_div(r * g, rms * 256)

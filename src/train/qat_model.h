@@ -43,6 +43,19 @@ torch::Tensor attention_weights(const torch::Tensor& scores, const torch::Tensor
                                 const torch::Tensor& att_exp, std::int64_t window, bool tensor_ops = false);
 torch::Tensor attention_exp_table();  // float32 [160], on the CPU
 
+// An int8 activation: x_int = clamp(round(x / s), lo, hi), standing for
+// x_int * s, s = exp(log_s). Inside the range the gradient passes straight
+// through to x; the scale gets LSQ's gradient (round(x/s) - x/s inside, the
+// clamp bound outside). A fused loop on the CPU, tensor ops on other devices
+// or when tensor_ops is set.
+torch::Tensor fake_quant(const torch::Tensor& x, const torch::Tensor& log_s, double lo, double hi,
+                         bool tensor_ops = false);
+// Integer: t = min(round_shift(max(a, 0) * w1.multiplier, w1.shift), 4095) with
+// multiplier/2^shift = 16 / sqrt(s_u) (in a's units), then u = min((t^2 + 128) >> 8, 127),
+// so u ~ relu(a)^2 / s_u. Simulated exactly; the gradient is that of relu(a)^2
+// inside the range, the scale's LSQ's. Fused on the CPU as fake_quant.
+torch::Tensor squared_relu_quant(const torch::Tensor& a, const torch::Tensor& log_s_u, bool tensor_ops = false);
+
 struct QatLayerImpl : torch::nn::Module {
   QatLayerImpl(const ModelConfig& c, double init_std, double out_std);
   torch::Tensor attn_gain, wq, wk, wv, wo;

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <string>
 
@@ -329,6 +330,31 @@ TEST_F(TrainTest, CudaTrainsAndResumesAcrossDevices) {
 }
 
 // The tensor-op attention weights (GPU) equal the fused loop (CPU), forward and backward.
+// The fused CPU loops of the fake quantizations against their tensor ops:
+// the same values, the same gradients up to summation order.
+TEST(QatModel, FusedFakeQuantEqualsTensorOps) {
+  torch::manual_seed(5);
+  const auto x = (torch::randn({300, 70}) * 4).requires_grad_(true);  // some beyond the range
+  const auto log_s = torch::full({1}, std::log(0.03), torch::kFloat32).requires_grad_(true);
+  const auto weight = torch::randn({300, 70});
+  using Quant = std::function<torch::Tensor(bool)>;
+  const Quant quants[] = {
+      [&](bool ops) { return trainer::fake_quant(x, log_s, -127, 127, ops); },
+      [&](bool ops) { return trainer::fake_quant(x, log_s, 0, 15, ops); },
+      [&](bool ops) { return trainer::squared_relu_quant(x, log_s, ops); },
+  };
+  for (const auto& quant : quants) {
+    const auto fused = quant(false), ops = quant(true);
+    EXPECT_TRUE(torch::equal(fused, ops));
+    const auto g_fused = torch::autograd::grad({(fused * weight).sum()}, {x, log_s});
+    const auto g_ops = torch::autograd::grad({(ops * weight).sum()}, {x, log_s});
+    EXPECT_TRUE(torch::allclose(g_fused[0], g_ops[0], 1e-5, 1e-6)) << (g_fused[0] - g_ops[0]).abs().max().item<float>();
+    EXPECT_GT(g_fused[0].abs().sum().item<float>(), 0.0f);
+    EXPECT_NEAR(g_fused[1].item<double>(), g_ops[1].item<double>(), 1e-3 * std::abs(g_ops[1].item<double>()) + 1e-4);
+    EXPECT_NE(g_fused[1].item<double>(), 0.0);
+  }
+}
+
 TEST(QatModel, AttentionWeightsByTensorOpsEqualTheLoop) {
   torch::manual_seed(3);
   const std::int64_t H = 3, T = 21, window = 7;
