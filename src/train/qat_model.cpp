@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <stdexcept>
 #include <vector>
 
 #include "model/exp_tables.h"
@@ -316,18 +317,31 @@ torch::Tensor QatModelImpl::norm(const torch::Tensor& r, const torch::Tensor& ga
 // The integer network rounds the distance to the maximum to 1/16 nat and the
 // weights to 1/4096; a_j is what its round_div(sum p v, sum p) divides by.
 // Backward is softmax's with a in place of exp's output (da/dz = diag(a) - a a^T),
-// on the CPU by rows too.
+// on the CPU by rows too. Scores may cover a block of queries and keys:
+// row r is position i = queries.first + r, column c position j = keys.first + c.
 class AttentionWeights : public torch::autograd::Function<AttentionWeights> {
  public:
-  // scores [B][H][T][T] in nats, slopes [H] in nats per position.
+  struct Span {
+    std::int64_t window, query_first, key_first;
+    // The columns [first, last] of row r that are in its window.
+    std::int64_t first(std::int64_t r) const { return std::max<std::int64_t>(0, query_first + r - window + 1 - key_first); }
+    std::int64_t last(std::int64_t r) const { return query_first + r - key_first; }
+  };
+
+  // scores [B][H][Tq][Tk] in nats, slopes [H] in nats per position.
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& scores,
                                const torch::Tensor& slopes, const torch::Tensor& att_exp, std::int64_t window,
-                               bool tensor_ops) {
-    const auto a = tensor_ops || !scores.is_cpu() ? by_tensor_ops(scores, slopes, att_exp, window)
-                                                  : by_rows(scores, slopes, window);
+                               std::int64_t query_first, std::int64_t key_first, bool tensor_ops) {
+    const Span span{window, query_first, key_first};
+    if (scores.size(3) <= span.last(scores.size(2) - 1))
+      throw std::invalid_argument("attention weights: the keys end before the last query");
+    const bool rows = !tensor_ops && scores.is_cpu();
+    const auto a = rows ? by_rows(scores, slopes, span) : by_tensor_ops(scores, slopes, att_exp, span);
     ctx->save_for_backward({a});
     ctx->saved_data["window"] = window;
-    ctx->saved_data["by_rows"] = !tensor_ops && scores.is_cpu();
+    ctx->saved_data["query_first"] = query_first;
+    ctx->saved_data["key_first"] = key_first;
+    ctx->saved_data["by_rows"] = rows;
     return a;
   }
 
@@ -336,80 +350,83 @@ class AttentionWeights : public torch::autograd::Function<AttentionWeights> {
     const auto a = ctx->get_saved_variables()[0];
     torch::Tensor dz;
     if (ctx->saved_data["by_rows"].toBool()) {
-      dz = backward_by_rows(grad[0], a, ctx->saved_data["window"].toInt());
+      const Span span{ctx->saved_data["window"].toInt(), ctx->saved_data["query_first"].toInt(),
+                      ctx->saved_data["key_first"].toInt()};
+      dz = backward_by_rows(grad[0], a, span);
     } else {
       const auto g = grad[0] * a;
       dz = g - a * g.sum(-1, true);
     }
-    return {dz, torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
+    return {dz, torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
   }
 
  private:
   // Rows are independent: split between threads, the result does not depend on their number.
-  static torch::Tensor by_rows(const torch::Tensor& scores, const torch::Tensor& slopes, std::int64_t window) {
+  static torch::Tensor by_rows(const torch::Tensor& scores, const torch::Tensor& slopes, const Span& span) {
     const auto s = scores.contiguous();
-    const std::int64_t B = s.size(0), H = s.size(1), T = s.size(2);
+    const std::int64_t B = s.size(0), H = s.size(1), Tq = s.size(2), Tk = s.size(3);
     auto a = torch::empty_like(s);  // every entry written below
     const float* score = s.data_ptr<float>();
     float* out = a.data_ptr<float>();
     const auto slope_values = slopes.contiguous();
     const float* slope = slope_values.data_ptr<float>();
-    at::parallel_for(0, B * H * T, 256, [&](std::int64_t begin, std::int64_t end) {
+    at::parallel_for(0, B * H * Tq, 256, [&](std::int64_t begin, std::int64_t end) {
       for (std::int64_t row = begin; row < end; ++row) {
-        const std::int64_t i = row % T, h = (row / T) % H;
-        const float* z = score + row * T;
-        float* p = out + row * T;
-        const std::int64_t first = std::max<std::int64_t>(0, i - window + 1);
+        const std::int64_t r = row % Tq, h = (row / Tq) % H, i = span.query_first + r;
+        const float* z = score + row * Tk;
+        float* p = out + row * Tk;
+        const std::int64_t first = span.first(r), last = span.last(r);
         std::fill(p, p + first, 0.0f);
-        std::fill(p + i + 1, p + T, 0.0f);
+        std::fill(p + last + 1, p + Tk, 0.0f);
         float m = -INFINITY;
-        for (std::int64_t j = first; j <= i; ++j) m = std::max(m, z[j] - slope[h] * float(i - j));
+        for (std::int64_t c = first; c <= last; ++c) m = std::max(m, z[c] - slope[h] * float(i - span.key_first - c));
         float sum = 0;
-        for (std::int64_t j = first; j <= i; ++j) {
-          const float x = 16 * (m - (z[j] - slope[h] * float(i - j))) + 0.5f;
-          p[j] = float(kAttExp[x >= 159 ? 159 : static_cast<int>(x)]);
-          sum += p[j];
+        for (std::int64_t c = first; c <= last; ++c) {
+          const float x = 16 * (m - (z[c] - slope[h] * float(i - span.key_first - c))) + 0.5f;
+          p[c] = float(kAttExp[x >= 159 ? 159 : static_cast<int>(x)]);
+          sum += p[c];
         }
-        for (std::int64_t j = first; j <= i; ++j) p[j] /= sum;
+        for (std::int64_t c = first; c <= last; ++c) p[c] /= sum;
       }
     });
     return a;
   }
 
   // dz_j = a_j (g_j - sum_k a_k g_k) over the row's window; 0 outside it,
-  // where a is 0. One pass instead of tensor ops over all [T][T] entries.
-  static torch::Tensor backward_by_rows(const torch::Tensor& grad, const torch::Tensor& a, std::int64_t window) {
+  // where a is 0. One pass instead of tensor ops over every entry.
+  static torch::Tensor backward_by_rows(const torch::Tensor& grad, const torch::Tensor& a, const Span& span) {
     const auto g = grad.contiguous();
-    const std::int64_t T = a.size(-1), rows = a.numel() / T;
+    const std::int64_t Tq = a.size(2), Tk = a.size(3), rows = a.numel() / Tk;
     auto dz = torch::empty_like(a);  // every entry written below
     const float* gp = g.data_ptr<float>();
     const float* ap = a.data_ptr<float>();
     float* out = dz.data_ptr<float>();
     at::parallel_for(0, rows, 256, [&](std::int64_t begin, std::int64_t end) {
       for (std::int64_t row = begin; row < end; ++row) {
-        const std::int64_t i = row % T, first = std::max<std::int64_t>(0, i - window + 1);
-        const float* gr = gp + row * T;
-        const float* ar = ap + row * T;
-        float* o = out + row * T;
+        const std::int64_t r = row % Tq, first = span.first(r), last = span.last(r);
+        const float* gr = gp + row * Tk;
+        const float* ar = ap + row * Tk;
+        float* o = out + row * Tk;
         std::fill(o, o + first, 0.0f);
-        std::fill(o + i + 1, o + T, 0.0f);
+        std::fill(o + last + 1, o + Tk, 0.0f);
         float dot = 0;
-        for (std::int64_t j = first; j <= i; ++j) dot += ar[j] * gr[j];
-        for (std::int64_t j = first; j <= i; ++j) o[j] = ar[j] * (gr[j] - dot);
+        for (std::int64_t c = first; c <= last; ++c) dot += ar[c] * gr[c];
+        for (std::int64_t c = first; c <= last; ++c) o[c] = ar[c] * (gr[c] - dot);
       }
     });
     return dz;
   }
 
-  // The same arithmetic, element-wise over [B][H][T][T]. The table's entries
+  // The same arithmetic, element-wise over [B][H][Tq][Tk]. The table's entries
   // are integers up to 4096, so sums over windows up to 4096 are exact in
   // float32 in any order: the result equals by_rows'.
   static torch::Tensor by_tensor_ops(const torch::Tensor& scores, const torch::Tensor& slopes,
-                                     const torch::Tensor& att_exp, std::int64_t window) {
-    const std::int64_t H = scores.size(1), T = scores.size(2);
-    const auto position = torch::arange(T, scores.options());
-    const auto distance = position.view({T, 1}) - position.view({1, T});  // i - j
-    const auto outside = (distance < 0) | (distance >= double(window));
+                                     const torch::Tensor& att_exp, const Span& span) {
+    const std::int64_t H = scores.size(1), Tq = scores.size(2), Tk = scores.size(3);
+    const auto query = torch::arange(Tq, scores.options()) + double(span.query_first);
+    const auto key = torch::arange(Tk, scores.options()) + double(span.key_first);
+    const auto distance = query.view({Tq, 1}) - key.view({1, Tk});  // i - j
+    const auto outside = (distance < 0) | (distance >= double(span.window));
     const auto z = (scores - slopes.view({1, H, 1, 1}) * distance).masked_fill(outside, -INFINITY);
     const auto x = (z.amax(-1, true) - z) * 16 + 0.5;  // +inf outside the window
     const auto p = att_exp.take(x.clamp_max(159).to(torch::kInt64)).masked_fill(outside, 0);
@@ -418,8 +435,9 @@ class AttentionWeights : public torch::autograd::Function<AttentionWeights> {
 };
 
 torch::Tensor attention_weights(const torch::Tensor& scores, const torch::Tensor& slopes,
-                                const torch::Tensor& att_exp, std::int64_t window, bool tensor_ops) {
-  return AttentionWeights::apply(scores, slopes, att_exp, window, tensor_ops);
+                                const torch::Tensor& att_exp, std::int64_t window, bool tensor_ops,
+                                std::int64_t query_first, std::int64_t key_first) {
+  return AttentionWeights::apply(scores, slopes, att_exp, window, query_first, key_first, tensor_ops);
 }
 
 torch::Tensor attention_exp_table() {
@@ -432,18 +450,10 @@ torch::Tensor QatModelImpl::attention(const torch::Tensor& q, const torch::Tenso
                                       const QatLayer& layer) {
   const std::int64_t B = q.size(0), T = q.size(1);
   const std::int64_t H = config_.heads, KV = config_.kv_heads, G = H / KV, hd = config_.head_dim;
-  // Query heads h = g * G + i share kv head g: fold the G query heads of a
-  // kv head into one matrix product with its keys.
-  const auto q_scaled = q * (1.0 / std::sqrt(double(hd)));  // scores in nats
-  const auto qh = q_scaled.view({B, T, H, hd}).permute({0, 2, 1, 3}).reshape({B, KV, G * T, hd});
-  const auto kt = k.view({B, T, KV, hd}).permute({0, 2, 3, 1});
+  const std::int64_t window = config_.window;
+  const auto qh = (q * (1.0 / std::sqrt(double(hd)))).view({B, T, H, hd}).permute({0, 2, 1, 3});  // scores in nats
+  const auto kh = k.view({B, T, KV, hd}).permute({0, 2, 1, 3});
   const auto vh = v.view({B, T, KV, hd}).permute({0, 2, 1, 3});
-
-  // Integer: z_j = round_shift(q.k_j * score_multiplier, score_shift) - slope * (t - j)
-  // in 1/256 nat, with score_multiplier / 2^score_shift = s_q s_k 256 / sqrt(head_dim).
-  // Here the scores are in nats; their rounding to 1/256 nat is left out
-  // (well below the 1/16 nat of the weights' table).
-  const auto scores = torch::matmul(qh, kt).view({B, H, T, T});
   if (!slopes_.defined() || slopes_.device() != q.device()) {
     auto slopes = torch::empty({H});
     for (std::int64_t h = 0; h < H; ++h)
@@ -451,10 +461,27 @@ torch::Tensor QatModelImpl::attention(const torch::Tensor& q, const torch::Tenso
     slopes_ = slopes.to(q.device());
     att_exp_ = attention_exp_table().to(q.device());
   }
-  const auto a = attention_weights(scores, slopes_, att_exp_, std::int64_t{config_.window});
 
-  // Integer: o_h = round_div(sum_j p_j v_j, sum_j p_j), on v's int8 grid.
-  auto o = torch::matmul(a.view({B, KV, G * T, T}), vh).view({B, H, T, hd});
+  // Blocks of queries, each against the keys its windows reach: with a
+  // window of half the sequence, 56% of the [T][T] products and weights.
+  const std::int64_t block = attention_block > 0 ? attention_block : std::max<std::int64_t>(64, window / 2);
+  std::vector<torch::Tensor> outputs;
+  for (std::int64_t q0 = 0; q0 < T; q0 += block) {
+    const std::int64_t qn = std::min(block, T - q0);
+    const std::int64_t k0 = std::max<std::int64_t>(0, q0 - window + 1), kn = q0 + qn - k0;
+    // Query heads h = g * G + i share kv head g: fold the G query heads of a
+    // kv head into one matrix product with its keys.
+    const auto qb = qh.narrow(2, q0, qn).reshape({B, KV, G * qn, hd});
+    // Integer: z_j = round_shift(q.k_j * score_multiplier, score_shift) - slope * (t - j)
+    // in 1/256 nat, with score_multiplier / 2^score_shift = s_q s_k 256 / sqrt(head_dim).
+    // Here the scores are in nats; their rounding to 1/256 nat is left out
+    // (well below the 1/16 nat of the weights' table).
+    const auto scores = torch::matmul(qb, kh.narrow(2, k0, kn).transpose(2, 3)).view({B, H, qn, kn});
+    const auto a = attention_weights(scores, slopes_, att_exp_, window, false, q0, k0);
+    // Integer: o_h = round_div(sum_j p_j v_j, sum_j p_j), on v's int8 grid.
+    outputs.push_back(torch::matmul(a.view({B, KV, G * qn, kn}), vh.narrow(2, k0, kn)).view({B, H, qn, hd}));
+  }
+  auto o = outputs.size() == 1 ? outputs[0] : torch::cat(outputs, 2);
   o = quant(o, layer->log_s_v, -127, 127);
   return o.permute({0, 2, 1, 3}).reshape({B, T, H * hd});
 }

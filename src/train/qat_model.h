@@ -36,11 +36,14 @@ torch::Tensor int_weights(const torch::Tensor& w);
 std::int32_t alibi_slope(std::uint32_t head, std::uint32_t heads);
 
 // The integer network's attention weights (differentiable) from scores
-// [B][H][T][T] in nats, slopes [H] in nats per position and the ATT_EXP table
+// [B][H][Tq][Tk] in nats, slopes [H] in nats per position and the ATT_EXP table
 // (attention_exp_table() on the scores' device): a fused loop over rows on
-// the CPU, tensor ops on other devices or when tensor_ops is set.
+// the CPU, tensor ops on other devices or when tensor_ops is set. Row r is
+// the query at position query_first + r, column c the key at key_first + c;
+// the keys must reach the last query.
 torch::Tensor attention_weights(const torch::Tensor& scores, const torch::Tensor& slopes,
-                                const torch::Tensor& att_exp, std::int64_t window, bool tensor_ops = false);
+                                const torch::Tensor& att_exp, std::int64_t window, bool tensor_ops = false,
+                                std::int64_t query_first = 0, std::int64_t key_first = 0);
 torch::Tensor attention_exp_table();  // float32 [160], on the CPU
 
 // An int8 activation: x_int = clamp(round(x / s), lo, hi), standing for
@@ -90,6 +93,9 @@ class QatModelImpl : public torch::nn::Module {
   torch::Tensor final_gain;  // [d]
   torch::Tensor output;      // [V][d]
   torch::Tensor log_s_final_x;
+  // Queries per attention block (each against the keys its windows reach);
+  // 0: max(64, window / 2).
+  std::int64_t attention_block = 0;
 
  private:
   torch::Tensor quant(const torch::Tensor& x, const torch::Tensor& log_s, double lo, double hi);

@@ -330,6 +330,37 @@ TEST_F(TrainTest, CudaTrainsAndResumesAcrossDevices) {
 }
 
 // The tensor-op attention weights (GPU) equal the fused loop (CPU), forward and backward.
+// Attention in blocks of queries gives what one block of the whole sequence
+// gives, and the same gradients.
+TEST(QatModel, AttentionInBlocksEqualsOneBlock) {
+  torch::manual_seed(7);
+  ModelConfig c;
+  c.vocab_size = 50;
+  c.width = 32;
+  c.layers = 2;
+  c.heads = 4;
+  c.kv_heads = 2;
+  c.head_dim = 8;
+  c.ffn = 64;
+  c.window = 24;
+  trainer::QatModel model(c);
+  const auto tokens = torch::randint(0, 51, {2, 150}, torch::kInt64);
+  model->calibrate(tokens);
+  const auto weight = torch::randn({2, 150, 50});
+  std::vector<torch::Tensor> logits, grads;
+  for (std::int64_t block : {150, 64, 17}) {
+    model->attention_block = block;
+    model->zero_grad();
+    logits.push_back(model->forward(tokens));
+    (logits.back() * weight).sum().backward();
+    grads.push_back(model->layers[0]->wq.grad().clone());
+  }
+  for (std::size_t b = 1; b < logits.size(); ++b) {
+    EXPECT_TRUE(torch::allclose(logits[b], logits[0], 1e-4, 1e-4)) << (logits[b] - logits[0]).abs().max().item<float>();
+    EXPECT_TRUE(torch::allclose(grads[b], grads[0], 1e-3, 1e-3)) << (grads[b] - grads[0]).abs().max().item<float>();
+  }
+}
+
 // The fused CPU loops of the fake quantizations against their tensor ops:
 // the same values, the same gradients up to summation order.
 TEST(QatModel, FusedFakeQuantEqualsTensorOps) {
@@ -373,6 +404,14 @@ TEST(QatModel, AttentionWeightsByTensorOpsEqualTheLoop) {
   // The same sums in another order.
   EXPECT_TRUE(torch::allclose(grad_loop, grad_ops, 1e-5, 1e-6)) << (grad_loop - grad_ops).abs().max().item<float>();
   EXPECT_FALSE(torch::equal(grad_loop, torch::zeros_like(grad_loop)));
+
+  // A block of queries 9..15 against keys 3..15: the full matrix's entries.
+  const auto block = scores.detach().narrow(2, 9, 7).narrow(3, 3, 13).contiguous();
+  for (bool tensor_ops : {false, true})
+    EXPECT_TRUE(torch::equal(trainer::attention_weights(block, slopes, table, window, tensor_ops, 9, 3),
+                             loop.detach().narrow(2, 9, 7).narrow(3, 3, 13)));
+  EXPECT_THROW(trainer::attention_weights(block.narrow(3, 0, 12), slopes, table, window, false, 9, 3),
+               std::invalid_argument);  // keys end before the last query
 
   if (!torch::cuda::is_available()) return;
   const auto cuda = trainer::attention_weights(scores.detach().cuda(), slopes.cuda(), table.cuda(), window);
