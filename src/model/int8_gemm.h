@@ -14,6 +14,10 @@ namespace lmzip {
 // while predictors run.
 bool avx2_kernels();
 void set_avx2_kernels(bool enabled);  // true only takes effect on CPUs with AVX2
+// Whether the products use AVX-512 VNNI (where the CPU has it and AVX2
+// kernels are on); tests switch it off to check the AVX2 kernel.
+bool vnni_kernels();
+void set_vnni_kernels(bool enabled);  // true only takes effect on CPUs with AVX-512 VNNI
 
 class Int8Gemm {
  public:
@@ -28,6 +32,7 @@ class Int8Gemm {
 
  private:
   void run_avx2(const std::int8_t* x, std::size_t n, std::int32_t* y);
+  void run_vnni(const std::int8_t* x, std::size_t n, std::int32_t* y);
   void run_portable(const std::int8_t* x, std::size_t n, std::int32_t* y) const;
 
   std::uint32_t out_, in_;
@@ -38,6 +43,13 @@ class Int8Gemm {
   // per half block after sign extension.
   std::vector<std::int8_t> packed_;
   std::vector<std::int32_t> x_pairs_;  // scratch: [row][pair] two int16 in one int32
+  // VNNI: [block][quad][16 outputs][4 inputs], zero-padded, multiplied with
+  // x + 128 as unsigned bytes; offset_[o] = 128 * sum_k w[o][k] is taken off
+  // after (sums wrap mod 2^32 on the way: the result is exact).
+  std::uint32_t quads_;  // (in + 3) / 4
+  std::vector<std::int8_t> packed_quads_;
+  std::vector<std::int32_t> offset_;   // [blocks * 16]
+  std::vector<std::uint32_t> x_quads_;  // scratch: [row][quad] four x + 128 bytes
 };
 
 }  // namespace lmzip

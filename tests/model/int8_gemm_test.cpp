@@ -1,4 +1,4 @@
-// The exact int8 product against plain int32 loops, for both kernels and
+// The exact int8 product against plain int32 loops, for every kernel and
 // shapes that leave partial output blocks, odd inner sizes and row tails.
 #include "model/int8_gemm.h"
 
@@ -16,10 +16,17 @@ std::vector<std::int8_t> random_int8(std::size_t n, std::mt19937& rng) {
   return v;
 }
 
-class KernelSetting : public ::testing::TestWithParam<bool> {
+// 0: VNNI (where the CPU has it, else AVX2), 1: AVX2, 2: portable loops.
+class KernelSetting : public ::testing::TestWithParam<int> {
  protected:
-  void SetUp() override { set_avx2_kernels(GetParam()); }
-  void TearDown() override { set_avx2_kernels(true); }
+  void SetUp() override {
+    set_avx2_kernels(GetParam() < 2);
+    set_vnni_kernels(GetParam() == 0);
+  }
+  void TearDown() override {
+    set_avx2_kernels(true);
+    set_vnni_kernels(true);
+  }
 };
 
 TEST_P(KernelSetting, ProductsMatchPlainLoops) {
@@ -28,7 +35,8 @@ TEST_P(KernelSetting, ProductsMatchPlainLoops) {
     std::uint32_t out, in;
     std::size_t rows;
   };
-  for (const Shape s : {Shape{16, 2, 4}, Shape{37, 7, 5}, Shape{130, 128, 9}, Shape{8, 1031, 3}, Shape{2048, 128, 6}}) {
+  for (const Shape s : {Shape{16, 2, 4}, Shape{37, 7, 5}, Shape{130, 128, 9}, Shape{8, 1031, 3}, Shape{2048, 128, 6},
+                        Shape{33, 5, 17}}) {
     const auto w = random_int8(std::size_t{s.out} * s.in, rng);
     const auto x = random_int8(s.rows * s.in, rng);
     Int8Gemm gemm(w.data(), s.out, s.in);
@@ -51,10 +59,20 @@ TEST_P(KernelSetting, ExtremeValuesStayExact) {
   std::vector<std::int32_t> y(3 * out);
   gemm.run(x.data(), 3, y.data());
   for (std::int32_t v : y) EXPECT_EQ(v, -127 * 127 * static_cast<std::int32_t>(in));
+
+  // The largest inner size, all +127: the VNNI kernel's sums of (x + 128) * w
+  // pass 2^32 and wrap; taking the offset off brings them back.
+  const std::uint32_t longest = 131072;
+  std::vector<std::int8_t> w2(std::size_t{2} * longest, 127), x2(longest, 127);
+  Int8Gemm big(w2.data(), 2, longest);
+  std::vector<std::int32_t> y2(2);
+  big.run(x2.data(), 1, y2.data());
+  for (std::int32_t v : y2) EXPECT_EQ(v, 127 * 127 * static_cast<std::int32_t>(longest));
 }
 
-INSTANTIATE_TEST_SUITE_P(Int8Gemm, KernelSetting, ::testing::Values(true, false),
-                         [](const auto& info) { return info.param ? "avx2" : "portable"; });
+INSTANTIATE_TEST_SUITE_P(Int8Gemm, KernelSetting, ::testing::Values(0, 1, 2), [](const auto& info) {
+  return info.param == 0 ? "vnni" : info.param == 1 ? "avx2" : "portable";
+});
 
 TEST(Int8Gemm, RejectsShapesItCannotSumExactly) {
   std::vector<std::int8_t> w(1);
