@@ -4,6 +4,7 @@
 #include <cmath>
 #include <functional>
 #include <stdexcept>
+#include <utility>
 #include <vector>
 
 #include "model/exp_tables.h"
@@ -174,6 +175,23 @@ static double squared_relu_quant_backward(const float* __restrict in, const floa
   return sum;
 }
 
+// A backward pass of the fused loops over input x: kernel(in, grad, dx, begin,
+// end) writes x's gradient and returns its elements' scale terms; returns the
+// gradient and the terms' sum.
+template <class Kernel>
+static std::pair<torch::Tensor, double> fused_backward(const torch::Tensor& x, const torch::Tensor& grad,
+                                                       const Kernel& kernel) {
+  const auto g = grad.contiguous();
+  auto dx = torch::empty_like(x);
+  const float* in = x.data_ptr<float>();
+  const float* gp = g.data_ptr<float>();
+  float* d = dx.data_ptr<float>();
+  const double terms = sum_over_blocks(x.numel(), [&](std::int64_t begin, std::int64_t end) {
+    return kernel(in, gp, d, begin, end);
+  });
+  return {dx, terms};
+}
+
 // The straight-through estimators below as tensor ops (any device).
 static torch::Tensor fake_quant_by_ops(const torch::Tensor& x, const torch::Tensor& log_s, double lo, double hi) {
   const auto s = log_s.exp();
@@ -222,16 +240,11 @@ class FakeQuant : public torch::autograd::Function<FakeQuant> {
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grad) {
     const auto saved = ctx->get_saved_variables();
-    const auto& x = saved[0];
-    const auto g = grad[0].contiguous();
     const float s = saved[1].exp().item<float>();
     const float lo = float(ctx->saved_data["lo"].toDouble()), hi = float(ctx->saved_data["hi"].toDouble());
-    auto dx = torch::empty_like(x);
-    const float* in = x.data_ptr<float>();
-    const float* gp = g.data_ptr<float>();
-    float* d = dx.data_ptr<float>();
-    const double ds = sum_over_blocks(x.numel(), [&](std::int64_t begin, std::int64_t end) {
-      return fake_quant_backward(in, gp, d, begin, end, s, lo, hi);
+    const auto [dx, ds] = fused_backward(saved[0], grad[0], [&](const float* in, const float* g, float* d,
+                                                                std::int64_t begin, std::int64_t end) {
+      return fake_quant_backward(in, g, d, begin, end, s, lo, hi);
     });
     return {dx, torch::full({1}, ds * double(s), saved[1].options()), torch::Tensor(), torch::Tensor()};
   }
@@ -257,16 +270,11 @@ class SquaredReluQuant : public torch::autograd::Function<SquaredReluQuant> {
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grad) {
     const auto saved = ctx->get_saved_variables();
-    const auto& a = saved[0];
-    const auto g = grad[0].contiguous();
     const auto s_t = saved[1].exp();
     const float s = s_t.item<float>(), root = s_t.sqrt().item<float>();
-    auto da = torch::empty_like(a);
-    const float* in = a.data_ptr<float>();
-    const float* gp = g.data_ptr<float>();
-    float* d = da.data_ptr<float>();
-    const double ds = sum_over_blocks(a.numel(), [&](std::int64_t begin, std::int64_t end) {
-      return squared_relu_quant_backward(in, gp, d, begin, end, s, root);
+    const auto [da, ds] = fused_backward(saved[0], grad[0], [&](const float* in, const float* g, float* d,
+                                                                std::int64_t begin, std::int64_t end) {
+      return squared_relu_quant_backward(in, g, d, begin, end, s, root);
     });
     return {da, torch::full({1}, ds * double(s), saved[1].options())};
   }
@@ -318,7 +326,7 @@ torch::Tensor QatModelImpl::norm(const torch::Tensor& r, const torch::Tensor& ga
 // weights to 1/4096; a_j is what its round_div(sum p v, sum p) divides by.
 // Backward is softmax's with a in place of exp's output (da/dz = diag(a) - a a^T),
 // on the CPU by rows too. Scores may cover a block of queries and keys:
-// row r is position i = queries.first + r, column c position j = keys.first + c.
+// row r is position i = query_first + r, column c position j = key_first + c.
 class AttentionWeights : public torch::autograd::Function<AttentionWeights> {
  public:
   struct Span {

@@ -13,6 +13,7 @@
 #include <fstream>
 #include <string>
 
+#include "../model/predictor_checks.h"
 #include "model/model_file.h"
 #include "train/dataset.h"
 #include "train/export.h"
@@ -334,19 +335,12 @@ TEST_F(TrainTest, CudaTrainsAndResumesAcrossDevices) {
 // gives, and the same gradients.
 TEST(QatModel, AttentionInBlocksEqualsOneBlock) {
   torch::manual_seed(7);
-  ModelConfig c;
-  c.vocab_size = 50;
-  c.width = 32;
-  c.layers = 2;
-  c.heads = 4;
-  c.kv_heads = 2;
-  c.head_dim = 8;
-  c.ffn = 64;
+  ModelConfig c = lmzip::testing::small_config();
   c.window = 24;
   trainer::QatModel model(c);
-  const auto tokens = torch::randint(0, 51, {2, 150}, torch::kInt64);
+  const auto tokens = torch::randint(0, c.vocab_size + 1, {2, 150}, torch::kInt64);
   model->calibrate(tokens);
-  const auto weight = torch::randn({2, 150, 50});
+  const auto weight = torch::randn({2, 150, std::int64_t{c.vocab_size}});
   std::vector<torch::Tensor> logits, grads;
   for (std::int64_t block : {150, 64, 17}) {
     model->attention_block = block;
