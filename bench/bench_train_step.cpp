@@ -2,7 +2,8 @@
 // optimizer, no data loading): the QatModel of a given shape on random
 // tokens, cross entropy, backward. Usage:
 //   bench_train_step [--width 192 --layers 3 --heads 6 --kv-heads 1 --head-dim 32 --ffn 768
-//                     --window 256 --vocab 2048 --batch 32 --sequence 512 --steps 3 --threads 2]
+//                     --window 256 --vocab 2048 --batch 32 --sequence 512 --steps 3 --threads 2
+//                     --bf16 0]  (1: the linear layers' products in bf16, QatModel::bf16_products)
 #include <malloc.h>
 #include <torch/torch.h>
 
@@ -25,7 +26,7 @@ int main(int argc, char** argv) {
   c.head_dim = 32;
   c.ffn = 768;
   c.window = 256;
-  long batch = 32, sequence = 512, steps = 3, threads = 2;
+  long batch = 32, sequence = 512, steps = 3, threads = 2, bf16 = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i];
     const long v = std::atol(argv[i + 1]);
@@ -41,6 +42,7 @@ int main(int argc, char** argv) {
     else if (k == "--sequence") sequence = v;
     else if (k == "--steps") steps = v;
     else if (k == "--threads") threads = v;
+    else if (k == "--bf16") bf16 = v;
     else {
       std::fprintf(stderr, "bench_train_step: unknown option %s\n", argv[i]);
       return 1;
@@ -55,6 +57,11 @@ int main(int argc, char** argv) {
   const auto tokens = torch::randint(0, c.vocab_size + 1, {batch, sequence}, torch::kInt64);
   const auto targets = torch::randint(0, c.vocab_size, {batch * sequence}, torch::kInt64);
   model->calibrate(tokens);
+  if (bf16 && !lmzip::trainer::bf16_products_available()) {
+    std::fprintf(stderr, "bench_train_step: bf16 products are not available here\n");
+    return 1;
+  }
+  model->bf16_products = bf16 != 0;
   auto step = [&] {
     const auto logits = model->forward(tokens);
     const auto loss = torch::nn::functional::cross_entropy(logits.view({-1, std::int64_t{c.vocab_size}}), targets);
@@ -65,7 +72,7 @@ int main(int argc, char** argv) {
   const auto start = std::chrono::steady_clock::now();
   for (long s = 0; s < steps; ++s) step();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / steps;
-  std::printf("%.3f s a step, %.0f symbols/s (forward and backward, %ld x %ld symbols, %ld threads)\n", seconds,
-              double(batch * sequence) / seconds, batch, sequence, threads);
+  std::printf("%.3f s a step, %.0f symbols/s (forward and backward, %ld x %ld symbols, %ld threads, %s products)\n",
+              seconds, double(batch * sequence) / seconds, batch, sequence, threads, bf16 ? "bf16" : "float32");
   return 0;
 }

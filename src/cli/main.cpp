@@ -477,6 +477,11 @@ void AddTrainOptions(CLI::App& train, TrainOptions& t) {
   train.add_option("--device", t.device, "where the network trains: auto (CUDA when present), cpu or cuda")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
       ->capture_default_str();
+  train.add_option("--matmul", t.matmul,
+                   "the CPU's products in the linear layers: bf16 (integers exact, gradients rounded to bf16), "
+                   "f32, or auto (bf16 where the CPU and libtorch can)")
+      ->check(CLI::IsMember({"auto", "bf16", "f32"}))
+      ->capture_default_str();
 }
 
 int UsageError(const std::string& message) {

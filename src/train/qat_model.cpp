@@ -1,5 +1,7 @@
 #include "train/qat_model.h"
 
+#include <dlfcn.h>
+
 #include <algorithm>
 #include <cmath>
 #include <functional>
@@ -292,6 +294,90 @@ torch::Tensor squared_relu_quant(const torch::Tensor& a, const torch::Tensor& lo
   return fused_on(a, tensor_ops) ? SquaredReluQuant::apply(a, log_s_u) : squared_relu_quant_by_ops(a, log_s_u);
 }
 
+// oneDNN's C := alpha op(A) op(B) + beta C, row-major, A and B bf16, C
+// float32; it returns 0 when it ran. Taken from the libdnnl.so.2 already
+// loaded (by libtorch), if any.
+using Bf16Gemm = int (*)(char transa, char transb, std::int64_t m, std::int64_t n, std::int64_t k, float alpha,
+                         const c10::BFloat16* a, std::int64_t lda, const c10::BFloat16* b, std::int64_t ldb,
+                         float beta, float* c, std::int64_t ldc);
+
+static Bf16Gemm bf16_gemm() {
+  static const Bf16Gemm gemm = []() -> Bf16Gemm {
+    void* dnnl = dlopen("libdnnl.so.2", RTLD_NOW | RTLD_NOLOAD);
+    if (dnnl == nullptr) return nullptr;
+    const auto fn = reinterpret_cast<Bf16Gemm>(dlsym(dnnl, "dnnl_gemm_bf16bf16f32"));
+    // It declines CPUs without AVX-512; try a 1x1x1 product.
+    const c10::BFloat16 one(1.0f);
+    float c = 0;
+    return fn != nullptr && fn('N', 'N', 1, 1, 1, 1.0f, &one, 1, &one, 1, 0.0f, &c, 1) == 0 && c == 1.0f ? fn
+                                                                                                          : nullptr;
+  }();
+  return gemm;
+}
+
+bool bf16_products_available() { return bf16_gemm() != nullptr; }
+
+static void run_bf16_gemm(char transa, char transb, std::int64_t m, std::int64_t n, std::int64_t k, float alpha,
+                          const torch::Tensor& a, std::int64_t lda, const torch::Tensor& b, std::int64_t ldb,
+                          torch::Tensor& c) {
+  const int status = bf16_gemm()(transa, transb, m, n, k, alpha, a.data_ptr<c10::BFloat16>(), lda,
+                                 b.data_ptr<c10::BFloat16>(), ldb, 0.0f, c.data_ptr<float>(), n);
+  if (status != 0) throw std::runtime_error("oneDNN's bf16 GEMM failed (status " + std::to_string(status) + ")");
+}
+
+class Bf16Linear : public torch::autograd::Function<Bf16Linear> {
+ public:
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x, const torch::Tensor& w,
+                               double s_x) {
+    const std::int64_t N = w.size(0), K = w.size(1);
+    // x / s_x is within a few ulps of its integer: rounding recovers it.
+    const auto x_int = torch::round(x.reshape({-1, K}) / s_x).to(torch::kBFloat16).contiguous();
+    const auto w_int = int_weights(w).to(torch::kBFloat16).contiguous();
+    const auto scales = row_scales(w).view({1, N});
+    const std::int64_t M = x_int.size(0);
+    auto y = torch::empty({M, N}, x.options());
+    run_bf16_gemm('N', 'T', M, N, K, 1.0f, x_int, K, w_int, K, y);
+    y.mul_(scales * s_x);
+    ctx->save_for_backward({x_int, w_int, scales});
+    ctx->saved_data["s_x"] = s_x;
+    auto shape = x.sizes().vec();
+    shape.back() = N;
+    return y.view(shape);
+  }
+
+  // dx = dy diag(scales) w_int; dw = s_x dy^T x_int (the gradient of w_q,
+  // which quant_rows passes to w).
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad) {
+    const auto saved = ctx->get_saved_variables();
+    const auto &x_int = saved[0], &w_int = saved[1], &scales = saved[2];
+    const double s_x = ctx->saved_data["s_x"].toDouble();
+    const std::int64_t M = x_int.size(0), K = x_int.size(1), N = w_int.size(0);
+    const auto dy = grad[0].reshape({M, N});
+    const auto dy_scaled = (dy * scales).to(torch::kBFloat16).contiguous();
+    const auto dy_bf16 = dy.to(torch::kBFloat16).contiguous();
+    auto dx = torch::empty({M, K}, grad[0].options());
+    run_bf16_gemm('N', 'N', M, K, N, 1.0f, dy_scaled, N, w_int, K, dx);
+    auto dw = torch::empty({N, K}, grad[0].options());
+    run_bf16_gemm('T', 'N', N, K, M, float(s_x), dy_bf16, N, x_int, K, dw);
+    auto x_shape = grad[0].sizes().vec();
+    x_shape.back() = K;
+    return {dx.view(x_shape), dw, torch::Tensor()};
+  }
+};
+
+torch::Tensor bf16_linear(const torch::Tensor& x, double s_x, const torch::Tensor& w) {
+  if (!bf16_products_available()) throw std::runtime_error("bf16 products: oneDNN's bf16 GEMM is not available");
+  if (!x.is_cpu() || x.scalar_type() != torch::kFloat32) throw std::invalid_argument("bf16_linear: float32 on the CPU only");
+  return Bf16Linear::apply(x, w, s_x);
+}
+
+torch::Tensor QatModelImpl::linear(const torch::Tensor& x, const torch::Tensor& log_s_x, const torch::Tensor& w) {
+  if (bf16_products && !calibrating_ && x.is_cpu())
+    return bf16_linear(x, log_s_x.exp().item<double>(), w);
+  return torch::nn::functional::linear(x, quant_rows(w));
+}
+
 torch::Tensor QatModelImpl::quant(const torch::Tensor& x, const torch::Tensor& log_s, double lo, double hi) {
   if (calibrating_) {
     auto& m = absmax_[log_s.unsafeGetTensorImpl()];
@@ -509,26 +595,26 @@ torch::Tensor QatModelImpl::forward(const torch::Tensor& tokens) {
     // 2.1 x = norm(r, attn_norm): int8.
     auto x = quant(norm(r, L->attn_gain), L->log_s_attn_x, -127, 127);
     // 2.2 q, k, v = requant8(w(x)): int8 on their own scales.
-    const auto q = quant(F::linear(x, quant_rows(L->wq)), L->log_s_q, -127, 127);
-    const auto k = quant(F::linear(x, quant_rows(L->wk)), L->log_s_k, -127, 127);
-    const auto v = quant(F::linear(x, quant_rows(L->wv)), L->log_s_v, -127, 127);
+    const auto q = quant(linear(x, L->log_s_attn_x, L->wq), L->log_s_q, -127, 127);
+    const auto k = quant(linear(x, L->log_s_attn_x, L->wk), L->log_s_k, -127, 127);
+    const auto v = quant(linear(x, L->log_s_attn_x, L->wv), L->log_s_v, -127, 127);
     // 2.3 attention over the window.
     const auto o = attention(q, k, v, L);
     // 2.4 residual_add(r, wo(o)).
-    r = r + F::linear(o, quant_rows(L->wo));
+    r = r + linear(o, L->log_s_v, L->wo);
     watch(r);
     // 2.5 x = norm(r, ffn_norm); u = squared ReLU of w1(x), in 0..127.
     x = quant(norm(r, L->ffn_gain), L->log_s_ffn_x, -127, 127);
-    const auto u = squared_relu_quant(F::linear(x, quant_rows(L->w1)), L->log_s_u);
+    const auto u = squared_relu_quant(linear(x, L->log_s_ffn_x, L->w1), L->log_s_u);
     // 2.6 residual_add(r, w2(u)).
-    r = r + F::linear(u, quant_rows(L->w2));
+    r = r + linear(u, L->log_s_u, L->w2);
     watch(r);
   }
 
   // 3. x = norm(r, final_norm); logits = output(x) (the integer network rounds
   //    them to 1/32 nat; left out here, the evaluation measures it).
   const auto x = quant(norm(r, final_gain), log_s_final_x, -127, 127);
-  return F::linear(x, quant_rows(output));
+  return linear(x, log_s_final_x, output);
 }
 
 void QatModelImpl::calibrate(const torch::Tensor& tokens) {

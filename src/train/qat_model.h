@@ -59,6 +59,18 @@ torch::Tensor fake_quant(const torch::Tensor& x, const torch::Tensor& log_s, dou
 // inside the range, the scale's LSQ's. Fused on the CPU as fake_quant.
 torch::Tensor squared_relu_quant(const torch::Tensor& a, const torch::Tensor& log_s_u, bool tensor_ops = false);
 
+// Whether bf16_linear can run: the oneDNN that Debian's libtorch loads has
+// its bf16 GEMM and this CPU runs it (AVX-512). PyPI's libtorch keeps its
+// oneDNN to itself: false there.
+bool bf16_products_available();
+
+// The linear layer y = x w_q^T with w_q = quant_rows(w), for x an int8
+// activation x_int * s_x (fake_quant's or squared_relu_quant's output), with
+// both sides' integers in bf16 (exact) and float32 sums: the forward products
+// are the integer network's exactly. The backward products round the
+// gradient to bf16 (8 significant bits), with float32 sums. CPU only.
+torch::Tensor bf16_linear(const torch::Tensor& x, double s_x, const torch::Tensor& w);
+
 struct QatLayerImpl : torch::nn::Module {
   QatLayerImpl(const ModelConfig& c, double init_std, double out_std);
   torch::Tensor attn_gain, wq, wk, wv, wo;
@@ -96,11 +108,16 @@ class QatModelImpl : public torch::nn::Module {
   // Queries per attention block (each against the keys its windows reach);
   // 0: max(64, window / 2).
   std::int64_t attention_block = 0;
+  // The linear layers through bf16_linear (on the CPU, when available),
+  // instead of float32 products.
+  bool bf16_products = false;
 
  private:
   torch::Tensor quant(const torch::Tensor& x, const torch::Tensor& log_s, double lo, double hi);
   torch::Tensor squared_relu_quant(const torch::Tensor& a, const torch::Tensor& log_s_u);
   torch::Tensor norm(const torch::Tensor& r, const torch::Tensor& gain);
+  // x w_q^T, for x an int8 activation of scale exp(log_s_x).
+  torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& log_s_x, const torch::Tensor& w);
   torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                           const QatLayer& layer);
 

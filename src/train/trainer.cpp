@@ -47,6 +47,16 @@ torch::Device pick_device(const std::string& name) {
       "was found); use --device cpu");
 }
 
+bool use_bf16_products(const std::string& matmul, torch::Device device) {
+  if (matmul == "f32" || (matmul == "auto" && !device.is_cpu())) return false;
+  if (!device.is_cpu()) throw std::runtime_error("--matmul bf16 is for training on the CPU");
+  if (trainer::bf16_products_available()) return true;
+  if (matmul == "auto") return false;
+  throw std::runtime_error(
+      "--matmul bf16: this CPU or libtorch lacks oneDNN's bf16 GEMM (it needs AVX-512 and Debian's libtorch); "
+      "use --matmul f32");
+}
+
 void set_threads(int n) {
   n = std::max(1, n);
   at::set_num_threads(n);
@@ -347,6 +357,8 @@ void check_options(const TrainOptions& o) {
   if (o.decay_steps > o.steps) fail("the decay cannot be longer than the steps");
   if (c.heads == 0 || c.kv_heads == 0 || c.heads % c.kv_heads) fail("kv_heads must divide heads");
   if (c.width == 0 || c.layers == 0 || c.head_dim == 0 || c.ffn == 0 || c.window == 0) fail("empty network size");
+  if (o.matmul != "auto" && o.matmul != "bf16" && o.matmul != "f32")
+    fail("unknown --matmul '" + o.matmul + "' (auto, bf16 or f32)");
 }
 
 // A training batch on the device. On a GPU from fresh pinned memory, copied
@@ -397,6 +409,7 @@ TrainReport train_with_report(const TrainOptions& given) {
   const TrainOptions options = given.init_model.empty() ? given : with_init_model(given, init, init_id);
   check_options(options);
   const torch::Device device = pick_device(options.device);
+  const bool bf16_products = use_bf16_products(options.matmul, device);
   set_threads(options.threads);
   const std::string& dir = options.checkpoint_dir;
   if (!dir.empty()) fs::create_directories(dir);
@@ -411,7 +424,8 @@ TrainReport train_with_report(const TrainOptions& given) {
   const HeldOut heldout = pick_heldout(corpus, options);
   std::cerr << "train: " << corpus.files.size() << " files, " << corpus.train.size() << " training symbols, "
             << "held-out sample " << heldout.chunks.size() << " chunks of " << heldout.length << " symbols ("
-            << heldout.bytes << " bytes); training on " << device.str() << "\n";
+            << heldout.bytes << " bytes); training on " << device.str()
+            << (bf16_products ? " (bf16 products)" : "") << "\n";
 
   torch::manual_seed(options.seed);
   QatModel model(config);  // initialized on the CPU: the same weights on every device
@@ -421,6 +435,7 @@ TrainReport train_with_report(const TrainOptions& given) {
               << to_hex(init_id).substr(0, 16) << ")\n";
   }
   model->to(device);
+  model->bf16_products = bf16_products;
   using torch::optim::AdamWOptions;
   const auto adam = [&](double decay) {
     return std::make_unique<AdamWOptions>(

@@ -41,6 +41,10 @@ struct TrainOptions {
   std::uint64_t checkpoint_every = 500;
   int threads = 2;                   // CPU threads: tokenizing, CPU training, export checks
   std::string device = "auto";       // "auto" (CUDA when available), "cpu" or "cuda"
+  // The linear layers' matrix products on the CPU: "bf16" (integers in bf16,
+  // float32 sums; gradients rounded to bf16), "f32", or "auto": bf16 where
+  // available (trainer::bf16_products_available), else f32.
+  std::string matmul = "auto";
   // Stop after this step (with a checkpoint) and return without exporting;
   // 0: train to `steps`. For running a long training in slices, and tests.
   std::uint64_t stop_after = 0;

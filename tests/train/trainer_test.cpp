@@ -380,6 +380,54 @@ TEST(QatModel, FusedFakeQuantEqualsTensorOps) {
   }
 }
 
+// bf16 products: the forward products are exact integers, so a layer's
+// output equals float32's up to rounding; the gradients differ by the bf16
+// rounding of the incoming gradient (8 significant bits).
+TEST(QatModel, Bf16ProductsMatchFloat32) {
+  if (!trainer::bf16_products_available()) GTEST_SKIP() << "no bf16 GEMM on this CPU or libtorch";
+  torch::manual_seed(11);
+  const auto log_s = torch::full({1}, std::log(0.05), torch::kFloat32);
+  const auto x = trainer::fake_quant(torch::randn({2, 40, 96}) * 3, log_s, -127, 127).requires_grad_(true);
+  const auto w = (torch::randn({72, 96}) * 0.1).requires_grad_(true);
+  const auto bf16 = trainer::bf16_linear(x, log_s.exp().item<double>(), w);
+  const auto w_q = w + (trainer::int_weights(w) * trainer::row_scales(w) - w).detach();  // quant_rows
+  const auto f32 = torch::nn::functional::linear(x, w_q);
+  EXPECT_TRUE(torch::allclose(bf16, f32, 1e-5, 1e-5)) << (bf16 - f32).abs().max().item<float>();
+  const auto weight = torch::randn({2, 40, 72});
+  const auto g_bf16 = torch::autograd::grad({(bf16 * weight).sum()}, {x, w});
+  const auto g_f32 = torch::autograd::grad({(f32 * weight).sum()}, {x, w});
+  for (int i = 0; i < 2; ++i) {
+    const double error = ((g_bf16[i] - g_f32[i]).norm() / g_f32[i].norm()).item<double>();
+    EXPECT_LT(error, 4e-3) << "gradient " << i;
+    EXPECT_GT(error, 0.0) << "gradient " << i << ": rounded to bf16, it should differ";
+  }
+
+  // The whole network: logits and every gradient.
+  ModelConfig c = lmzip::testing::small_config();
+  trainer::QatModel model(c);
+  const auto tokens = torch::randint(0, c.vocab_size + 1, {2, 64}, torch::kInt64);
+  model->calibrate(tokens);
+  const auto out_weight = torch::randn({2, 64, std::int64_t{c.vocab_size}});
+  std::vector<torch::Tensor> logits;
+  std::vector<std::vector<torch::Tensor>> grads;
+  for (bool on : {false, true}) {
+    model->bf16_products = on;
+    model->zero_grad();
+    logits.push_back(model->forward(tokens));
+    (logits.back() * out_weight).sum().backward();
+    grads.emplace_back();
+    for (const auto& p : model->parameters()) grads.back().push_back(p.grad().clone());
+  }
+  EXPECT_TRUE(torch::allclose(logits[1], logits[0], 1e-4, 1e-4)) << (logits[1] - logits[0]).abs().max().item<float>();
+  for (std::size_t i = 0; i < grads[0].size(); ++i) {
+    const double norm = grads[0][i].norm().item<double>();
+    // Weights within 1%; a scale's gradient, a sum of terms that mostly
+    // cancel, within 25%.
+    const double bound = grads[0][i].numel() > 1 ? 0.01 : 0.25;
+    EXPECT_LT((grads[1][i] - grads[0][i]).norm().item<double>(), bound * norm + 1e-9) << "parameter " << i;
+  }
+}
+
 TEST(QatModel, AttentionWeightsByTensorOpsEqualTheLoop) {
   torch::manual_seed(3);
   const std::int64_t H = 3, T = 21, window = 7;
