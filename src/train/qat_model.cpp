@@ -317,26 +317,45 @@ static Bf16Gemm bf16_gemm() {
 
 bool bf16_products_available() { return bf16_gemm() != nullptr; }
 
-static void run_bf16_gemm(char transa, char transb, std::int64_t m, std::int64_t n, std::int64_t k, float alpha,
-                          const torch::Tensor& a, std::int64_t lda, const torch::Tensor& b, std::int64_t ldb,
+// c[i] = alpha op(a[i]) op(b[i]) ('N' or 'T') over the leading dimensions of
+// contiguous [..][rows][cols] tensors, a and b bf16, c float32 (written).
+static void bf16_products(char transa, char transb, float alpha, const torch::Tensor& a, const torch::Tensor& b,
                           torch::Tensor& c) {
-  const int status = bf16_gemm()(transa, transb, m, n, k, alpha, a.data_ptr<c10::BFloat16>(), lda,
-                                 b.data_ptr<c10::BFloat16>(), ldb, 0.0f, c.data_ptr<float>(), n);
-  if (status != 0) throw std::runtime_error("oneDNN's bf16 GEMM failed (status " + std::to_string(status) + ")");
+  const std::int64_t a_rows = a.size(-2), a_cols = a.size(-1), b_rows = b.size(-2), b_cols = b.size(-1);
+  const std::int64_t m = transa == 'N' ? a_rows : a_cols, k = transa == 'N' ? a_cols : a_rows;
+  const std::int64_t n = transb == 'N' ? b_cols : b_rows;
+  const std::int64_t count = a.numel() / (a_rows * a_cols);
+  if ((transb == 'N' ? b_rows : b_cols) != k || b.numel() != count * b_rows * b_cols || c.numel() != count * m * n ||
+      !a.is_contiguous() || !b.is_contiguous() || !c.is_contiguous())
+    throw std::invalid_argument("bf16 products: mismatched or non-contiguous matrices");
+  const auto* ap = a.data_ptr<c10::BFloat16>();
+  const auto* bp = b.data_ptr<c10::BFloat16>();
+  float* cp = c.data_ptr<float>();
+  for (std::int64_t i = 0; i < count; ++i) {
+    const int status = bf16_gemm()(transa, transb, m, n, k, alpha, ap + i * a_rows * a_cols, a_cols,
+                                   bp + i * b_rows * b_cols, b_cols, 0.0f, cp + i * m * n, n);
+    if (status != 0) throw std::runtime_error("oneDNN's bf16 GEMM failed (status " + std::to_string(status) + ")");
+  }
 }
+
+// The integers of an int8 activation x = x_int * s in bf16: x / s is within
+// a few ulps of its integer, so rounding recovers it.
+static torch::Tensor bf16_integers(const torch::Tensor& x, double s) {
+  return torch::round(x / s).to(torch::kBFloat16).contiguous();
+}
+
+static torch::Tensor to_bf16(const torch::Tensor& x) { return x.to(torch::kBFloat16).contiguous(); }
 
 class Bf16Linear : public torch::autograd::Function<Bf16Linear> {
  public:
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x, const torch::Tensor& w,
                                double s_x) {
     const std::int64_t N = w.size(0), K = w.size(1);
-    // x / s_x is within a few ulps of its integer: rounding recovers it.
-    const auto x_int = torch::round(x.reshape({-1, K}) / s_x).to(torch::kBFloat16).contiguous();
-    const auto w_int = int_weights(w).to(torch::kBFloat16).contiguous();
+    const auto x_int = bf16_integers(x.reshape({-1, K}), s_x);
+    const auto w_int = to_bf16(int_weights(w));
     const auto scales = row_scales(w).view({1, N});
-    const std::int64_t M = x_int.size(0);
-    auto y = torch::empty({M, N}, x.options());
-    run_bf16_gemm('N', 'T', M, N, K, 1.0f, x_int, K, w_int, K, y);
+    auto y = torch::empty({x_int.size(0), N}, x.options());
+    bf16_products('N', 'T', 1.0f, x_int, w_int, y);
     y.mul_(scales * s_x);
     ctx->save_for_backward({x_int, w_int, scales});
     ctx->saved_data["s_x"] = s_x;
@@ -354,22 +373,87 @@ class Bf16Linear : public torch::autograd::Function<Bf16Linear> {
     const double s_x = ctx->saved_data["s_x"].toDouble();
     const std::int64_t M = x_int.size(0), K = x_int.size(1), N = w_int.size(0);
     const auto dy = grad[0].reshape({M, N});
-    const auto dy_scaled = (dy * scales).to(torch::kBFloat16).contiguous();
-    const auto dy_bf16 = dy.to(torch::kBFloat16).contiguous();
     auto dx = torch::empty({M, K}, grad[0].options());
-    run_bf16_gemm('N', 'N', M, K, N, 1.0f, dy_scaled, N, w_int, K, dx);
+    bf16_products('N', 'N', 1.0f, to_bf16(dy * scales), w_int, dx);
     auto dw = torch::empty({N, K}, grad[0].options());
-    run_bf16_gemm('T', 'N', N, K, M, float(s_x), dy_bf16, N, x_int, K, dw);
+    bf16_products('T', 'N', float(s_x), to_bf16(dy), x_int, dw);
     auto x_shape = grad[0].sizes().vec();
     x_shape.back() = K;
     return {dx.view(x_shape), dw, torch::Tensor()};
   }
 };
 
-torch::Tensor bf16_linear(const torch::Tensor& x, double s_x, const torch::Tensor& w) {
+// scores[i] = q[i] k[i]^T for int8 activations q = q_int s_q, k = k_int s_k
+// ([..][Tq][d], [..][Tk][d]): exact integers in bf16, as in Bf16Linear.
+class Bf16Scores : public torch::autograd::Function<Bf16Scores> {
+ public:
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& q, const torch::Tensor& k,
+                               double s_q, double s_k) {
+    const auto q_int = bf16_integers(q, s_q), k_int = bf16_integers(k, s_k);
+    auto shape = q.sizes().vec();
+    shape.back() = k.size(-2);
+    auto scores = torch::empty(shape, q.options());
+    bf16_products('N', 'T', float(s_q * s_k), q_int, k_int, scores);
+    ctx->save_for_backward({q_int, k_int});
+    ctx->saved_data["s_q"] = s_q;
+    ctx->saved_data["s_k"] = s_k;
+    return scores;
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad) {
+    const auto saved = ctx->get_saved_variables();
+    const auto &q_int = saved[0], &k_int = saved[1];
+    const auto ds = to_bf16(grad[0]);
+    auto dq = torch::empty(q_int.sizes(), grad[0].options()), dk = torch::empty(k_int.sizes(), grad[0].options());
+    bf16_products('N', 'N', float(ctx->saved_data["s_k"].toDouble()), ds, k_int, dq);
+    bf16_products('T', 'N', float(ctx->saved_data["s_q"].toDouble()), ds, q_int, dk);
+    return {dq, dk, torch::Tensor(), torch::Tensor()};
+  }
+};
+
+// out[i] = a[i] v[i] for attention weights a [..][Tq][Tk] and an int8
+// activation v = v_int s_v [..][Tk][d]. The weights are not bf16 numbers:
+// float32 forward, bf16 backward.
+class Bf16WeightedValues : public torch::autograd::Function<Bf16WeightedValues> {
+ public:
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& a, const torch::Tensor& v,
+                               double s_v) {
+    ctx->save_for_backward({to_bf16(a), bf16_integers(v, s_v)});
+    ctx->saved_data["s_v"] = s_v;
+    return torch::matmul(a, v);
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad) {
+    const auto saved = ctx->get_saved_variables();
+    const auto &a = saved[0], &v_int = saved[1];
+    const auto dout = to_bf16(grad[0]);
+    auto da = torch::empty(a.sizes(), grad[0].options()), dv = torch::empty(v_int.sizes(), grad[0].options());
+    bf16_products('N', 'T', float(ctx->saved_data["s_v"].toDouble()), dout, v_int, da);
+    bf16_products('T', 'N', 1.0f, a, dout, dv);
+    return {da, dv, torch::Tensor()};
+  }
+};
+
+static void check_bf16(const torch::Tensor& x) {
   if (!bf16_products_available()) throw std::runtime_error("bf16 products: oneDNN's bf16 GEMM is not available");
-  if (!x.is_cpu() || x.scalar_type() != torch::kFloat32) throw std::invalid_argument("bf16_linear: float32 on the CPU only");
+  if (!x.is_cpu() || x.scalar_type() != torch::kFloat32) throw std::invalid_argument("bf16 products: float32 on the CPU only");
+}
+
+torch::Tensor bf16_linear(const torch::Tensor& x, double s_x, const torch::Tensor& w) {
+  check_bf16(x);
   return Bf16Linear::apply(x, w, s_x);
+}
+
+torch::Tensor bf16_scores(const torch::Tensor& q, const torch::Tensor& k, double s_q, double s_k) {
+  check_bf16(q);
+  return Bf16Scores::apply(q, k, s_q, s_k);
+}
+
+torch::Tensor bf16_weighted_values(const torch::Tensor& a, const torch::Tensor& v, double s_v) {
+  check_bf16(a);
+  return Bf16WeightedValues::apply(a, v, s_v);
 }
 
 torch::Tensor QatModelImpl::linear(const torch::Tensor& x, const torch::Tensor& log_s_x, const torch::Tensor& w) {
@@ -545,7 +629,8 @@ torch::Tensor QatModelImpl::attention(const torch::Tensor& q, const torch::Tenso
   const std::int64_t B = q.size(0), T = q.size(1);
   const std::int64_t H = config_.heads, KV = config_.kv_heads, G = H / KV, hd = config_.head_dim;
   const std::int64_t window = config_.window;
-  const auto qh = (q * (1.0 / std::sqrt(double(hd)))).view({B, T, H, hd}).permute({0, 2, 1, 3});  // scores in nats
+  const double q_scale = 1.0 / std::sqrt(double(hd));
+  const auto qh = (q * q_scale).view({B, T, H, hd}).permute({0, 2, 1, 3});  // scores in nats
   const auto kh = k.view({B, T, KV, hd}).permute({0, 2, 1, 3});
   const auto vh = v.view({B, T, KV, hd}).permute({0, 2, 1, 3});
   if (!slopes_.defined() || slopes_.device() != q.device()) {
@@ -555,6 +640,11 @@ torch::Tensor QatModelImpl::attention(const torch::Tensor& q, const torch::Tenso
     slopes_ = slopes.to(q.device());
     att_exp_ = attention_exp_table().to(q.device());
   }
+
+  const bool bf16 = bf16_products && !calibrating_ && q.is_cpu();
+  const double s_q = bf16 ? layer->log_s_q.exp().item<double>() * q_scale : 0;
+  const double s_k = bf16 ? layer->log_s_k.exp().item<double>() : 0;
+  const double s_v = bf16 ? layer->log_s_v.exp().item<double>() : 0;
 
   // Blocks of queries, each against the keys its windows reach: with a
   // window of half the sequence, 56% of the [T][T] products and weights.
@@ -570,10 +660,12 @@ torch::Tensor QatModelImpl::attention(const torch::Tensor& q, const torch::Tenso
     // in 1/256 nat, with score_multiplier / 2^score_shift = s_q s_k 256 / sqrt(head_dim).
     // Here the scores are in nats; their rounding to 1/256 nat is left out
     // (well below the 1/16 nat of the weights' table).
-    const auto scores = torch::matmul(qb, kh.narrow(2, k0, kn).transpose(2, 3)).view({B, H, qn, kn});
+    const auto kb = kh.narrow(2, k0, kn);
+    const auto scores = (bf16 ? bf16_scores(qb, kb, s_q, s_k) : torch::matmul(qb, kb.transpose(2, 3))).view({B, H, qn, kn});
     const auto a = attention_weights(scores, slopes_, att_exp_, window, false, q0, k0);
     // Integer: o_h = round_div(sum_j p_j v_j, sum_j p_j), on v's int8 grid.
-    outputs.push_back(torch::matmul(a.view({B, KV, G * qn, kn}), vh.narrow(2, k0, kn)).view({B, H, qn, hd}));
+    const auto ab = a.view({B, KV, G * qn, kn}), vb = vh.narrow(2, k0, kn);
+    outputs.push_back((bf16 ? bf16_weighted_values(ab, vb, s_v) : torch::matmul(ab, vb)).view({B, H, qn, hd}));
   }
   auto o = outputs.size() == 1 ? outputs[0] : torch::cat(outputs, 2);
   o = quant(o, layer->log_s_v, -127, 127);

@@ -70,6 +70,11 @@ bool bf16_products_available();
 // are the integer network's exactly. The backward products round the
 // gradient to bf16 (8 significant bits), with float32 sums. CPU only.
 torch::Tensor bf16_linear(const torch::Tensor& x, double s_x, const torch::Tensor& w);
+// The attention's products the same way, batched over the leading
+// dimensions: scores q k^T for int8 activations q and k (exact forward), and
+// a v for attention weights a and an int8 activation v (float32 forward).
+torch::Tensor bf16_scores(const torch::Tensor& q, const torch::Tensor& k, double s_q, double s_k);
+torch::Tensor bf16_weighted_values(const torch::Tensor& a, const torch::Tensor& v, double s_v);
 
 struct QatLayerImpl : torch::nn::Module {
   QatLayerImpl(const ModelConfig& c, double init_std, double out_std);
@@ -108,7 +113,8 @@ class QatModelImpl : public torch::nn::Module {
   // Queries per attention block (each against the keys its windows reach);
   // 0: max(64, window / 2).
   std::int64_t attention_block = 0;
-  // The linear layers through bf16_linear (on the CPU, when available),
+  // The linear layers' and the attention's products through bf16_linear,
+  // bf16_scores and bf16_weighted_values (on the CPU, when available),
   // instead of float32 products.
   bool bf16_products = false;
 
