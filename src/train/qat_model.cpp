@@ -339,12 +339,41 @@ static void bf16_products(char transa, char transb, float alpha, const torch::Te
 }
 
 // The integers of an int8 activation x = x_int * s in bf16: x / s is within
-// a few ulps of its integer, so rounding recovers it.
+// a few ulps of its integer, so rounding recovers it (bf16 holds integers up
+// to 256 exactly).
 static torch::Tensor bf16_integers(const torch::Tensor& x, double s) {
-  return torch::round(x / s).to(torch::kBFloat16).contiguous();
+  const auto xc = x.contiguous();
+  auto out = torch::empty(xc.sizes(), xc.options().dtype(torch::kBFloat16));
+  const float* in = xc.data_ptr<float>();
+  auto* o = out.data_ptr<c10::BFloat16>();
+  const float inv = float(1.0 / s);
+  for_elements(xc.numel(), [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t i = begin; i < end; ++i) o[i] = c10::BFloat16(clamped_floor(in[i] * inv + 0.5f, -255.0f, 255.0f));
+  });
+  return out;
 }
 
 static torch::Tensor to_bf16(const torch::Tensor& x) { return x.to(torch::kBFloat16).contiguous(); }
+
+// dy [M][N] and dy diag(scales) in bf16, in one pass.
+static std::pair<torch::Tensor, torch::Tensor> bf16_gradients(const torch::Tensor& dy, const torch::Tensor& scales) {
+  const auto g = dy.contiguous(), sc = scales.contiguous();
+  const std::int64_t N = g.size(-1), M = g.numel() / N;
+  const auto options = g.options().dtype(torch::kBFloat16);
+  auto plain = torch::empty({M, N}, options), scaled = torch::empty({M, N}, options);
+  const float* in = g.data_ptr<float>();
+  const float* s = sc.data_ptr<float>();
+  auto* p = plain.data_ptr<c10::BFloat16>();
+  auto* q = scaled.data_ptr<c10::BFloat16>();
+  at::parallel_for(0, M, 64, [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t i = begin * N; i < end * N; i += N)
+      for (std::int64_t n = 0; n < N; ++n) {
+        p[i + n] = c10::BFloat16(in[i + n]);
+        q[i + n] = c10::BFloat16(in[i + n] * s[n]);
+      }
+  });
+  return {plain, scaled};
+}
 
 class Bf16Linear : public torch::autograd::Function<Bf16Linear> {
  public:
@@ -372,11 +401,11 @@ class Bf16Linear : public torch::autograd::Function<Bf16Linear> {
     const auto &x_int = saved[0], &w_int = saved[1], &scales = saved[2];
     const double s_x = ctx->saved_data["s_x"].toDouble();
     const std::int64_t M = x_int.size(0), K = x_int.size(1), N = w_int.size(0);
-    const auto dy = grad[0].reshape({M, N});
+    const auto [dy, dy_scaled] = bf16_gradients(grad[0].reshape({M, N}), scales);
     auto dx = torch::empty({M, K}, grad[0].options());
-    bf16_products('N', 'N', 1.0f, to_bf16(dy * scales), w_int, dx);
+    bf16_products('N', 'N', 1.0f, dy_scaled, w_int, dx);
     auto dw = torch::empty({N, K}, grad[0].options());
-    bf16_products('T', 'N', float(s_x), to_bf16(dy), x_int, dw);
+    bf16_products('T', 'N', float(s_x), dy, x_int, dw);
     auto x_shape = grad[0].sizes().vec();
     x_shape.back() = K;
     return {dx.view(x_shape), dw, torch::Tensor()};
@@ -481,10 +510,87 @@ torch::Tensor QatModelImpl::squared_relu_quant(const torch::Tensor& a, const tor
   return trainer::squared_relu_quant(a, log_s_u);
 }
 
+static torch::Tensor rms_norm_by_ops(const torch::Tensor& r, const torch::Tensor& gain) {
+  return r * torch::rsqrt((r * r).mean(-1, true) + 1e-12) * gain;
+}
+
+// The same on the CPU, one pass over each row each way (as tensor ops, with
+// their backward, the norms were an eighth of a training step). For a row r
+// of d with inv = (sum r^2 / d + 1e-12)^-1/2 and g = dy * gain:
+//   dr = inv g - r inv^3 (g . r) / d,   dgain = sum over rows of dy r inv,
+// the latter summed in fixed blocks of rows, so that it does not depend on
+// the number of threads.
+class RmsNorm : public torch::autograd::Function<RmsNorm> {
+ public:
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& r,
+                               const torch::Tensor& gain) {
+    const auto rc = r.contiguous(), gc = gain.contiguous();
+    const std::int64_t d = rc.size(-1), rows = rc.numel() / d;
+    auto out = torch::empty_like(rc);
+    auto inv = torch::empty({rows}, rc.options());
+    const float* in = rc.data_ptr<float>();
+    const float* g = gc.data_ptr<float>();
+    float* o = out.data_ptr<float>();
+    float* iv = inv.data_ptr<float>();
+    at::parallel_for(0, rows, 64, [&](std::int64_t begin, std::int64_t end) {
+      for (std::int64_t row = begin; row < end; ++row) {
+        const float* x = in + row * d;
+        float sum = 0;
+        for (std::int64_t i = 0; i < d; ++i) sum += x[i] * x[i];
+        const float v = 1.0f / std::sqrt(sum / float(d) + 1e-12f);
+        iv[row] = v;
+        for (std::int64_t i = 0; i < d; ++i) o[row * d + i] = x[i] * v * g[i];
+      }
+    });
+    ctx->save_for_backward({rc, gc, inv});
+    return out;
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad) {
+    const auto saved = ctx->get_saved_variables();
+    const auto &r = saved[0], &gain = saved[1], &inv = saved[2];
+    const auto dy = grad[0].contiguous();
+    const std::int64_t d = r.size(-1), rows = r.numel() / d;
+    constexpr std::int64_t kBlock = 256;
+    const std::int64_t blocks = (rows + kBlock - 1) / kBlock;
+    auto dr = torch::empty_like(r);
+    auto partial = torch::zeros({blocks, d}, torch::kFloat64);
+    const float* x = r.data_ptr<float>();
+    const float* gn = gain.data_ptr<float>();
+    const float* iv = inv.data_ptr<float>();
+    const float* dyp = dy.data_ptr<float>();
+    float* out = dr.data_ptr<float>();
+    double* part = partial.data_ptr<double>();
+    at::parallel_for(0, blocks, 1, [&](std::int64_t b0, std::int64_t b1) {
+      for (std::int64_t b = b0; b < b1; ++b) {
+        double* dgain = part + b * d;
+        for (std::int64_t row = b * kBlock; row < std::min(rows, (b + 1) * kBlock); ++row) {
+          const float* xr = x + row * d;
+          const float* dr_in = dyp + row * d;
+          const float v = iv[row];
+          float dot = 0;
+          for (std::int64_t i = 0; i < d; ++i) dot += dr_in[i] * gn[i] * xr[i];
+          const float c = v * v * v * dot / float(d);
+          for (std::int64_t i = 0; i < d; ++i) {
+            out[row * d + i] = v * dr_in[i] * gn[i] - xr[i] * c;
+            dgain[i] += double(dr_in[i] * xr[i] * v);
+          }
+        }
+      }
+    });
+    return {dr, partial.sum(0).to(torch::kFloat32).view(gain.sizes())};
+  }
+};
+
+torch::Tensor rms_norm(const torch::Tensor& r, const torch::Tensor& gain, bool tensor_ops) {
+  return fused_on(r, tensor_ops) ? RmsNorm::apply(r, gain) : rms_norm_by_ops(r, gain);
+}
+
 // Integer: rms = max(1, isqrt(sum r^2 / d)); x = round_div(r * g, rms * 256)
 // with g = gain / s_x * 256. The quantization to int8 follows in quant().
 torch::Tensor QatModelImpl::norm(const torch::Tensor& r, const torch::Tensor& gain) {
-  return r * torch::rsqrt((r * r).mean(-1, true) + 1e-12) * gain;
+  return rms_norm(r, gain);
 }
 
 // The attention weights of the integer network. On the CPU one fused pass per

@@ -58,6 +58,9 @@ torch::Tensor fake_quant(const torch::Tensor& x, const torch::Tensor& log_s, dou
 // so u ~ relu(a)^2 / s_u. Simulated exactly; the gradient is that of relu(a)^2
 // inside the range, the scale's LSQ's. Fused on the CPU as fake_quant.
 torch::Tensor squared_relu_quant(const torch::Tensor& a, const torch::Tensor& log_s_u, bool tensor_ops = false);
+// RMSNorm over the last dimension, r / sqrt(mean(r^2) + 1e-12) * gain: a
+// fused loop on the CPU, tensor ops on other devices or when tensor_ops is set.
+torch::Tensor rms_norm(const torch::Tensor& r, const torch::Tensor& gain, bool tensor_ops = false);
 
 // Whether bf16_linear can run: the oneDNN that Debian's libtorch loads has
 // its bf16 GEMM and this CPU runs it (AVX-512). PyPI's libtorch keeps its

@@ -380,6 +380,22 @@ TEST(QatModel, FusedFakeQuantEqualsTensorOps) {
   }
 }
 
+TEST(QatModel, FusedNormEqualsTensorOps) {
+  torch::manual_seed(9);
+  const auto r = (torch::randn({3, 300, 48}) * 5).requires_grad_(true);  // 900 rows: several blocks
+  const auto gain = (torch::rand({48}) + 0.5).requires_grad_(true);
+  const auto weight = torch::randn({3, 300, 48});
+  const auto fused = trainer::rms_norm(r, gain), ops = trainer::rms_norm(r, gain, true);
+  EXPECT_TRUE(torch::allclose(fused, ops, 1e-5, 1e-6)) << (fused - ops).abs().max().item<float>();
+  const auto g_fused = torch::autograd::grad({(fused * weight).sum()}, {r, gain});
+  const auto g_ops = torch::autograd::grad({(ops * weight).sum()}, {r, gain});
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_TRUE(torch::allclose(g_fused[i], g_ops[i], 1e-4, 1e-5)) << i << ": "
+        << (g_fused[i] - g_ops[i]).abs().max().item<float>();
+    EXPECT_GT(g_fused[i].abs().sum().item<float>(), 0.0f);
+  }
+}
+
 // bf16 products: the forward products are exact integers, so a layer's
 // output equals float32's up to rounding; the gradients differ by the bf16
 // rounding of the incoming gradient (8 significant bits).
