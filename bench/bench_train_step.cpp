@@ -3,7 +3,7 @@
 // tokens, cross entropy, backward. Usage:
 //   bench_train_step [--width 192 --layers 3 --heads 6 --kv-heads 1 --head-dim 32 --ffn 768
 //                     --window 256 --vocab 2048 --batch 32 --sequence 512 --steps 3 --threads 2
-//                     --bf16 0]  (1: the linear layers' products in bf16, QatModel::bf16_products)
+//                     --bf16 0]  (1: the linear layers' and attention's products in bf16, QatModel::bf16_products)
 #include <malloc.h>
 #include <torch/torch.h>
 

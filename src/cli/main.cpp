@@ -478,7 +478,7 @@ void AddTrainOptions(CLI::App& train, TrainOptions& t) {
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
       ->capture_default_str();
   train.add_option("--matmul", t.matmul,
-                   "the CPU's products in the linear layers: bf16 (integers exact, gradients rounded to bf16), "
+                   "the CPU's products in the linear layers and attention: bf16 (integers exact, gradients rounded to bf16), "
                    "f32, or auto (bf16 where the CPU and libtorch can)")
       ->check(CLI::IsMember({"auto", "bf16", "f32"}))
       ->capture_default_str();
