@@ -26,6 +26,9 @@ using BatchStep = std::function<void(const std::uint32_t* chunks, const std::uin
 // predictor.max_streams() chunks run at once; a finished chunk's slot goes to
 // the next waiting one. The tables a chunk sees do not depend on which other
 // chunks run beside it or in which slot.
-void run_lockstep(Predictor& predictor, const std::vector<std::uint32_t>& lengths, const BatchStep& step);
+// admitted(slot, chunk), if given, runs when a chunk takes a slot (before its
+// first step).
+void run_lockstep(Predictor& predictor, const std::vector<std::uint32_t>& lengths, const BatchStep& step,
+                  const std::function<void(std::uint32_t, std::uint32_t)>& admitted = {});
 
 }  // namespace lmzip

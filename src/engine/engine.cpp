@@ -48,6 +48,7 @@ struct ModelSession {
   std::string path;
   std::unique_ptr<Tokenizer> tokenizer;
   std::unique_ptr<Predictor> predictor_;
+  std::unique_ptr<Predictor> cpu_predictor_;  // for output adaptation when predictor_ may be a GPU's
   Backend backend = Backend::Cpu;
 
   static std::unique_ptr<ModelSession> open(const std::string& path) {
@@ -68,15 +69,18 @@ struct ModelSession {
   }
 
   // The predictor for up to `streams` chunks at once, split between `groups`
-  // threads; created on first use (the self-test runs then).
-  Predictor& predictor(std::size_t groups, std::size_t streams) {
-    if (predictor_) return *predictor_;
+  // threads; created on first use (the self-test runs then). Output
+  // adaptation (`adapting`) runs on the CPU only.
+  Predictor& predictor(std::size_t groups, std::size_t streams, bool adapting = false) {
+    const bool cpu_only = adapting && backend != Backend::Cpu;
+    std::unique_ptr<Predictor>& made = cpu_only ? cpu_predictor_ : predictor_;
+    if (made) return *made;
     const auto part_streams = static_cast<std::uint32_t>((streams + groups - 1) / groups);
     try {
       std::vector<std::unique_ptr<Predictor>> parts;
       for (std::size_t g = 0; g < groups; ++g) {
         std::unique_ptr<Predictor> part;
-        if (backend != Backend::Cpu) {
+        if (backend != Backend::Cpu && !cpu_only) {
           try {
             part = make_cuda_predictor(model, part_streams);
           } catch (const std::exception&) {
@@ -87,11 +91,11 @@ struct ModelSession {
         if (!part) part = make_cpu_predictor(model, part_streams);
         parts.push_back(std::move(part));
       }
-      predictor_ = make_parallel_predictor(std::move(parts));
+      made = make_parallel_predictor(std::move(parts));
     } catch (const std::exception& e) {
       throw Error(Error::Kind::ModelInvalid, "model " + path + ": " + e.what());
     }
-    return *predictor_;
+    return *made;
   }
 };
 
@@ -154,13 +158,16 @@ ChunkMode chunk_mode(Matching matching) {
     case Matching::FrameCountsWide:
       return ChunkMode::CodedFrameCountedWide;
     case Matching::FrameCountsLarge:
+      return ChunkMode::CodedFrameCountedLarge;
+    case Matching::FrameCountsAdapted:
       break;
   }
-  return ChunkMode::CodedFrameCountedLarge;
+  return ChunkMode::CodedAdapted;
 }
 
 Matching matching_of(ChunkMode mode) {
-  return mode == ChunkMode::CodedFrameCountedLarge  ? Matching::FrameCountsLarge
+  return mode == ChunkMode::CodedAdapted             ? Matching::FrameCountsAdapted
+         : mode == ChunkMode::CodedFrameCountedLarge ? Matching::FrameCountsLarge
          : mode == ChunkMode::CodedFrameCountedWide ? Matching::FrameCountsWide
          : mode == ChunkMode::CodedFrameCounted ? Matching::FrameCounts
          : mode == ChunkMode::CodedFrameMatched ? Matching::Frame
@@ -169,8 +176,15 @@ Matching matching_of(ChunkMode mode) {
 }
 
 // The fast levels keep the cheaper counts: the counts' cost is a larger share
-// of a small network's step. Levels 4-9 write mode 6; lmzip 0.6 wrote mode 5.
-Matching matching_for_level(int level) { return level <= 3 ? Matching::FrameCounts : Matching::FrameCountsLarge; }
+// of a small network's step. Levels 4-9 write mode 7 (lmzip 0.7 to 0.9 wrote
+// mode 6, 0.6 mode 5).
+Matching matching_for_level(int level) { return level <= 3 ? Matching::FrameCounts : Matching::FrameCountsAdapted; }
+
+bool frame_adapts(const Frame& frame) {
+  for (const ChunkEntry& e : frame.chunks)
+    if (is_coded(e.mode) && adapts_output(matching_of(e.mode))) return true;
+  return false;
+}
 
 Error corrupt(const std::string& what) { return Error(Error::Kind::Corrupt, what); }
 
@@ -235,7 +249,10 @@ Stats compress(std::istream& in, std::ostream& out, const CompressOptions& optio
       options.chunk_bytes ? options.chunk_bytes : model.config.chunk_bytes, kMaxChunkBytes);
   const std::size_t frame_bytes = std::min<std::size_t>(chunk_bytes * kFrameStreams, kMaxFrameBytes);
   const std::size_t min_chunk_bytes = min_chunk_bytes_for_level(options.level);
-  const Backend backend = pick_backend(options.device);
+  const bool adapting = adapts_output(matching_for_level(options.level));
+  // Output adaptation has no GPU kernels: such levels run on the CPU's threads.
+  const Backend requested = pick_backend(options.device);  // checked either way
+  const Backend backend = adapting ? Backend::Cpu : requested;
   const Batching batching = plan_batching(backend, options.threads);
   session->backend = backend;
 
@@ -290,7 +307,7 @@ Stats compress(std::istream& in, std::ostream& out, const CompressOptions& optio
                                    chunks[c].symbols);
     });
     if (!chunks.empty())
-      encode_frames(session->predictor(batching.groups, batching.streams()), chunks, chunk_size);
+      encode_frames(session->predictor(batching.groups, batching.streams(), adapting), chunks, chunk_size);
 
     for (std::size_t fi = 0; fi < frames; ++fi) {
       const PendingFrame& f = pending[fi];
@@ -350,17 +367,27 @@ Stats decompress(std::istream& in, std::ostream& out, const DecompressOptions& o
       ModelSession* session = nullptr;  // loaded at the first coded chunk
       stats.model_id = to_hex(header.model_id);
       std::vector<Frame> frames(batching.frames);
+      // A stream's frames are all written at one level: if its first adapts
+      // the output (no GPU kernels), the stream runs on the CPU's threads.
+      Batching stream_batching = batching;
+      bool adapting = false, first_frame = true;
       bool stream_end = false;
       while (!stream_end) {
         // Read the batch's frames; their coded chunks are decoded together.
         std::size_t count = 0, counts_bytes = 0;
         std::vector<DecodeTask> tasks;
-        while (count < frames.size() && counts_bytes < kBatchCountsBytes) {
+        while (count < stream_batching.frames && counts_bytes < kBatchCountsBytes) {
           if (!reader.next_frame(frames[count])) {
             stream_end = true;
             break;
           }
           const Frame& frame = frames[count++];
+          if (first_frame && frame_adapts(frame)) {
+            adapting = true;
+            if (backend != Backend::Cpu) stream_batching = plan_batching(Backend::Cpu, options.threads);
+          }
+          first_frame = false;
+          adapting = adapting || frame_adapts(frame);
           ContextCounts::Shape counted;  // the container allows one counted mode a frame
           std::uint64_t counted_symbols = 0;
           for (std::size_t i = 0; i < frame.chunks.size(); ++i) {
@@ -384,8 +411,8 @@ Stats decompress(std::istream& in, std::ostream& out, const DecompressOptions& o
           stats.model_name = session->model.name;
         }
         if (!tasks.empty())
-          decode_chunks(session->predictor(batching.groups, batching.streams()), *session->tokenizer, tasks, 0,
-                        tasks.size());
+          decode_chunks(session->predictor(stream_batching.groups, stream_batching.streams(), adapting),
+                        *session->tokenizer, tasks, 0, tasks.size());
 
         std::size_t next_task = 0;
         for (std::size_t fi = 0; fi < count; ++fi) {

@@ -67,7 +67,7 @@ class MatchModel {
   HitRates rates_;
 };
 
-// How a chunk uses matches (container chunk modes 1 to 6).
+// How a chunk uses matches (container chunk modes 1 to 7).
 enum class Matching : std::uint8_t {
   None,   // the network alone
   Chunk,  // its own history (MatchModel)
@@ -76,10 +76,13 @@ enum class Matching : std::uint8_t {
   FrameCounts,      // as Frame, with the frame's context counts (ContextCounts::kNarrow) mixed in first
   FrameCountsWide,   // as FrameCounts, with more orders and followers (ContextCounts::kWide)
   FrameCountsLarge,  // as FrameCountsWide, with larger tables (ContextCounts::kWideLarge)
+  FrameCountsAdapted,  // as FrameCountsLarge, with the frame's output adaptation (model/output_adaptation.h)
 };
 
 // Whether chunks of this kind see each other within a frame.
 inline bool shares_frame(Matching m) { return m != Matching::None && m != Matching::Chunk; }
+// Whether chunks of this kind adapt the network's output layer to their frame.
+inline bool adapts_output(Matching m) { return m == Matching::FrameCountsAdapted; }
 
 // The match models of the chunks of one lock-step run. Chunk i of the run
 // belongs to frame frames[i]; frame matches look only within a frame, so

@@ -11,6 +11,7 @@ ContextCounts::Shape counts_shape(Matching matching) {
     case Matching::FrameCountsWide:
       return ContextCounts::kWide;
     case Matching::FrameCountsLarge:
+    case Matching::FrameCountsAdapted:
       return ContextCounts::kWideLarge;
     default:
       return {};

@@ -46,12 +46,13 @@ enum class ChunkMode : std::uint8_t {
   CodedFrameMatched = 3,
   CodedFrameCounted = 4,
   CodedFrameCountedWide = 5,
-  CodedFrameCountedLarge = 6
+  CodedFrameCountedLarge = 6,
+  CodedAdapted = 7
 };
 inline bool is_coded(ChunkMode mode) {
   return mode == ChunkMode::Coded || mode == ChunkMode::CodedMatched || mode == ChunkMode::CodedFrameMatched ||
          mode == ChunkMode::CodedFrameCounted || mode == ChunkMode::CodedFrameCountedWide ||
-         mode == ChunkMode::CodedFrameCountedLarge;
+         mode == ChunkMode::CodedFrameCountedLarge || mode == ChunkMode::CodedAdapted;
 }
 
 struct ChunkEntry {

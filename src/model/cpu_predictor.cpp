@@ -13,6 +13,7 @@
 #include "model/int8_gemm.h"
 #include "model/int_ops.h"
 #include "model/network.h"
+#include "model/output_adaptation.h"
 
 namespace lmzip {
 
@@ -197,34 +198,36 @@ void attend(const AttendArgs& a) {
   attend_portable(a);
 }
 
-// One row's frequency table: z[o] = round_shift(acc[o] * mult[o], shift),
-// f[o] = 1 + OUT_EXP[min(max(z) - z[o], 383)]. z is scratch [V].
+// One row's frequency table: z[o] = round_shift(acc[o] * mult[o], shift)
+// (+ adj[o] with output adaptation), f[o] = 1 + OUT_EXP[min(max(z) - z[o],
+// 383)]. z is scratch [V].
 void row_frequencies_portable(const std::int32_t* acc, const std::int32_t* mult, unsigned shift, std::uint32_t V,
-                              std::int64_t* z, std::uint32_t* f) {
+                              const std::int32_t* adj, std::int64_t* z, std::uint32_t* f) {
   std::int64_t zmax = INT64_MIN;
   for (std::uint32_t o = 0; o < V; ++o) {
-    z[o] = round_shift(std::int64_t{acc[o]} * mult[o], shift);
+    z[o] = round_shift(std::int64_t{acc[o]} * mult[o], shift) + (adj ? adj[o] : 0);
     zmax = std::max(zmax, z[o]);
   }
   for (std::uint32_t o = 0; o < V; ++o) f[o] = 1 + kOutExp[std::min<std::int64_t>(zmax - z[o], 383)];
 }
 
 __attribute__((target("avx2"))) void row_frequencies_avx2(const std::int32_t* acc, const std::int32_t* mult,
-                                                          unsigned shift, std::uint32_t V, std::int64_t* z,
-                                                          std::uint32_t* f) {
+                                                          unsigned shift, std::uint32_t V, const std::int32_t* adj,
+                                                          std::int64_t* z, std::uint32_t* f) {
   const VectorRoundShift logit(shift);
   __m256i vmax = _mm256_set1_epi64x(INT64_MIN);
   std::uint32_t o = 0;
   for (; o + 4 <= V; o += 4) {
     const __m256i a = _mm256_cvtepi32_epi64(_mm_loadu_si128(reinterpret_cast<const __m128i*>(acc + o)));
     const __m256i m = _mm256_cvtepi32_epi64(_mm_loadu_si128(reinterpret_cast<const __m128i*>(mult + o)));
-    const __m256i v = logit(a, m);
+    __m256i v = logit(a, m);
+    if (adj) v = _mm256_add_epi64(v, _mm256_cvtepi32_epi64(_mm_loadu_si128(reinterpret_cast<const __m128i*>(adj + o))));
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(z + o), v);
     vmax = _mm256_blendv_epi8(vmax, v, _mm256_cmpgt_epi64(v, vmax));
   }
   std::int64_t zmax = horizontal_max(vmax);
   for (; o < V; ++o) {
-    z[o] = round_shift(std::int64_t{acc[o]} * mult[o], shift);
+    z[o] = round_shift(std::int64_t{acc[o]} * mult[o], shift) + (adj ? adj[o] : 0);
     zmax = std::max(zmax, z[o]);
   }
   const __m256i top = _mm256_set1_epi64x(zmax), last = _mm256_set1_epi64x(383);
@@ -377,6 +380,21 @@ class CpuPredictor final : public Predictor {
   std::uint32_t max_streams() const override { return max_streams_; }
   void reset(std::uint32_t slot) override { position_.at(slot) = 0; }
 
+  void attach(OutputAdaptation* adaptation, std::uint32_t stride, std::uint32_t offset) override {
+    if (adaptation != nullptr) adaptation->set_width(cfg_.width);
+    adaptation_ = adaptation;
+    slot_stride_ = stride;
+    slot_offset_ = offset;
+  }
+
+  void learn(const std::uint32_t* symbols) override {
+    if (adaptation_ == nullptr) throw std::logic_error("cpu predictor: learn() without output adaptation");
+    const std::uint32_t d = cfg_.width;
+    for (std::size_t i = 0; i < advanced_rows(); ++i)
+      adaptation_->record(adaptation_slot(step_slots_[i]), host_table(i), host_total(i), symbols[i],
+                          x_.data() + i * d);
+  }
+
   void step(const std::uint32_t* slots, const std::uint32_t* symbols, std::size_t count,
             std::uint32_t* freqs) override {
     if (count == 0) return;
@@ -405,7 +423,7 @@ class CpuPredictor final : public Predictor {
     }
     norm(model_.final_norm, n);
     output_.run(x_, n);
-    frequencies(n, freqs);
+    frequencies(slots, n, freqs);
     for (std::size_t i = 0; i < count; ++i) ++position_[slots[i]];
   }
 
@@ -498,18 +516,48 @@ class CpuPredictor final : public Predictor {
     }
   }
 
-  void frequencies(std::int64_t n, std::uint32_t* freqs) {
+  std::uint32_t adaptation_slot(std::uint32_t slot) const { return slot * slot_stride_ + slot_offset_; }
+
+  // The output adaptation's terms of the rows whose slots have a frame:
+  // adjustments_[i] for row i, computed a frame at a time.
+  void adapt(const std::uint32_t* slots, std::int64_t n) {
+    const std::uint32_t V = cfg_.vocab_size, d = cfg_.width;
+    step_slots_.assign(slots, slots + n);
+    row_group_.resize(static_cast<std::size_t>(n));
+    for (std::int64_t i = 0; i < n; ++i) row_group_[i] = adaptation_->group(adaptation_slot(slots[i]));
+    adjustments_.resize(static_cast<std::size_t>(n) * V);
+    std::vector<std::int32_t> groups(row_group_);
+    std::sort(groups.begin(), groups.end());
+    groups.erase(std::unique(groups.begin(), groups.end()), groups.end());
+    for (const std::int32_t g : groups) {
+      if (g < 0) continue;
+      std::vector<std::size_t> rows;
+      for (std::size_t i = 0; i < row_group_.size(); ++i)
+        if (row_group_[i] == g) rows.push_back(i);
+      group_x_.resize(rows.size() * d);
+      for (std::size_t k = 0; k < rows.size(); ++k) std::memcpy(&group_x_[k * d], &x_[rows[k] * d], d);
+      group_adjustments_.resize(rows.size() * V);
+      adaptation_->adjustments(static_cast<std::uint32_t>(g), group_x_.data(), rows.size(), group_adjustments_.data());
+      for (std::size_t k = 0; k < rows.size(); ++k)
+        std::memcpy(&adjustments_[rows[k] * V], &group_adjustments_[k * V], V * sizeof(std::int32_t));
+    }
+  }
+
+  void frequencies(const std::uint32_t* slots, std::int64_t n, std::uint32_t* freqs) {
     const QuantLinear& q = model_.output;
     const std::uint32_t V = cfg_.vocab_size;
     const bool vector = avx2_kernels() && q.shift <= kMaxVectorShift;
+    if (adaptation_ != nullptr) adapt(slots, n);
     logits_.resize(V);
     for (std::int64_t i = 0; i < n; ++i) {
       const std::int32_t* acc = output_.sums.data() + static_cast<std::size_t>(i) * V;
+      const std::int32_t* adj =
+          adaptation_ != nullptr && row_group_[i] >= 0 ? adjustments_.data() + static_cast<std::size_t>(i) * V : nullptr;
       std::uint32_t* f = freqs + i * V;
       if (vector)
-        row_frequencies_avx2(acc, q.multiplier.data(), q.shift, V, logits_.data(), f);
+        row_frequencies_avx2(acc, q.multiplier.data(), q.shift, V, adj, logits_.data(), f);
       else
-        row_frequencies_portable(acc, q.multiplier.data(), q.shift, V, logits_.data(), f);
+        row_frequencies_portable(acc, q.multiplier.data(), q.shift, V, adj, logits_.data(), f);
     }
   }
 
@@ -527,6 +575,13 @@ class CpuPredictor final : public Predictor {
   std::vector<std::int16_t> weights_;  // scratch [rows + 2]
   std::vector<std::int32_t> sums_;     // scratch [2 * pairs]
   std::vector<std::int64_t> logits_;  // scratch [V]
+  OutputAdaptation* adaptation_ = nullptr;
+  std::uint32_t slot_stride_ = 1, slot_offset_ = 0;
+  std::vector<std::uint32_t> step_slots_;   // the last step's slots, for learn()
+  std::vector<std::int32_t> row_group_;     // the last step's rows' frames (-1: none)
+  std::vector<std::int32_t> adjustments_;   // [row][V]
+  std::vector<std::int8_t> group_x_;        // scratch: one frame's rows of x_
+  std::vector<std::int32_t> group_adjustments_;
 };
 
 }  // namespace

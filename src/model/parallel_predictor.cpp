@@ -103,6 +103,20 @@ class ParallelPredictor : public Predictor {
     });
   }
 
+  void attach(OutputAdaptation* adaptation, std::uint32_t stride, std::uint32_t offset) override {
+    const auto parts = static_cast<std::uint32_t>(parts_.size());
+    for (std::uint32_t k = 0; k < parts; ++k) parts_[k]->attach(adaptation, stride * parts, offset + k * stride);
+  }
+
+  void learn(const std::uint32_t* symbols) override {
+    run([&](std::size_t k) {
+      Rows& r = rows_[k];
+      if (r.index.empty()) return;
+      for (std::size_t j = 0; j < r.index.size(); ++j) r.symbols[j] = symbols[r.index[j]];
+      parts_[k]->learn(r.symbols.data());
+    });
+  }
+
   void for_row_ranges(std::size_t n, const std::function<void(std::size_t, std::size_t)>& fn) override {
     const std::size_t parts = parts_.size();
     run([&](std::size_t k) {

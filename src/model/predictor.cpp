@@ -1,6 +1,7 @@
 #include "model/predictor.h"
 
 #include <algorithm>
+#include <stdexcept>
 
 namespace lmzip {
 
@@ -27,6 +28,12 @@ void Predictor::advance(const std::uint32_t* slots, const std::uint32_t* symbols
 void Predictor::for_row_ranges(std::size_t n, const std::function<void(std::size_t, std::size_t)>& fn) {
   fn(0, n);
 }
+
+void Predictor::attach(OutputAdaptation* adaptation, std::uint32_t, std::uint32_t) {
+  if (adaptation != nullptr) throw std::logic_error("this backend has no output adaptation");
+}
+
+void Predictor::learn(const std::uint32_t*) { throw std::logic_error("this backend has no output adaptation"); }
 
 SymbolRange Predictor::host_range(std::size_t i, std::uint32_t s) const {
   const std::uint32_t V = vocab_size(), nb = blocks();

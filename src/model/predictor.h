@@ -10,6 +10,8 @@
 
 namespace lmzip {
 
+class OutputAdaptation;
+
 // What a range coder needs of one table and one symbol in it.
 struct SymbolRange {
   std::uint64_t below = 0;  // sum of the frequencies of the symbols before `symbol`
@@ -55,8 +57,21 @@ class Predictor {
   // must not call the predictor.
   virtual void for_row_ranges(std::size_t n, const std::function<void(std::size_t, std::size_t)>& fn);
 
+  // Output adaptation (model/output_adaptation.h), the one exception to the
+  // rule above: a slot that `adaptation` assigns to a frame adds that frame's
+  // learned term to its logits. Slot s here is slot s * stride + offset there.
+  // nullptr detaches. The CPU backend has it; the others throw
+  // std::logic_error.
+  virtual void attach(OutputAdaptation* adaptation, std::uint32_t stride = 1, std::uint32_t offset = 0);
+  // After the rows of the last advance() coded symbols[i]: records each
+  // row's contribution with the attached adaptation.
+  virtual void learn(const std::uint32_t* symbols);
+
  protected:
   std::size_t advanced_rows() const { return rows_; }
+  // Row i of the last advance() through the default implementation.
+  const std::uint32_t* host_table(std::size_t i) const { return tables_.data() + i * vocab_size(); }
+  std::uint64_t host_total(std::size_t i) const { return block_below_[(i + 1) * (blocks() + 1) - 1]; }
   void set_advanced_rows(std::size_t rows) { rows_ = rows; }
 
  private:

@@ -114,7 +114,7 @@ TEST(Chunker, RandomBytesAreNotWorthModelling) {
   EXPECT_TRUE(worth("a"));
 }
 
-// With no matches, chunk matches, frame matches and counts: chunks of random symbols
+// With no matches, chunk matches, frame matches, counts and output adaptation: chunks of random symbols
 // and chunks that repeat themselves and each other (where the match models
 // predict), of many lengths, in two frames.
 TEST(ChunkCoder, RoundTripsCodedChunksOfDifferentLengths) {
@@ -123,7 +123,7 @@ TEST(ChunkCoder, RoundTripsCodedChunksOfDifferentLengths) {
   const auto tokenizer = Tokenizer::bytes();
   for (const Matching matching :
        {Matching::None, Matching::Chunk, Matching::Frame, Matching::FrameCounts, Matching::FrameCountsWide,
-        Matching::FrameCountsLarge}) {
+        Matching::FrameCountsLarge, Matching::FrameCountsAdapted}) {
     std::vector<CodedChunk> chunks(12);
     for (std::size_t i = 0; i < chunks.size(); ++i) {
       std::string s = random_bytes(i * 37, static_cast<unsigned>(i));
