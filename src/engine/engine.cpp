@@ -175,10 +175,11 @@ Matching matching_of(ChunkMode mode) {
                                               : Matching::None;
 }
 
-// The fast levels keep the cheaper counts: the counts' cost is a larger share
-// of a small network's step. Levels 4-9 write mode 7 (lmzip 0.7 to 0.9 wrote
-// mode 6, 0.6 mode 5).
-Matching matching_for_level(int level) { return level <= 3 ? Matching::FrameCounts : Matching::FrameCountsAdapted; }
+// Level 1 keeps the cheaper counts and no output adaptation: their cost is a
+// larger share of a small network's step (the fast model at -1 in mode 7: the
+// bench's text 6.4% smaller in 2.4 times the time). Levels 2-9 write mode 7
+// (0.10.0: 1-3 mode 4, 4-9 mode 7; 0.7 to 0.9: 4-9 mode 6; 0.6: mode 5).
+Matching matching_for_level(int level) { return level <= 1 ? Matching::FrameCounts : Matching::FrameCountsAdapted; }
 
 bool frame_adapts(const Frame& frame) {
   for (const ChunkEntry& e : frame.chunks)
