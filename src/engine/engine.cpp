@@ -19,6 +19,7 @@
 #include "model/model_file.h"
 #include "model/model_library.h"
 #include "model/network.h"
+#include "model/output_adaptation.h"
 #include "model/parallel_predictor.h"
 #include "tokenize/tokenizer.h"
 
@@ -178,8 +179,13 @@ Matching matching_of(ChunkMode mode) {
 // Level 1 keeps the cheaper counts and no output adaptation: their cost is a
 // larger share of a small network's step (the fast model at -1 in mode 7: the
 // bench's text 6.4% smaller in 2.4 times the time). Levels 2-9 write mode 7
-// (0.10.0: 1-3 mode 4, 4-9 mode 7; 0.7 to 0.9: 4-9 mode 6; 0.6: mode 5).
-Matching matching_for_level(int level) { return level <= 1 ? Matching::FrameCounts : Matching::FrameCountsAdapted; }
+// (0.10.0: 1-3 mode 4, 4-9 mode 7; 0.7 to 0.9: 4-9 mode 6; 0.6: mode 5), or
+// for networks too wide to adapt, 0.9's modes (4 at 1-3, 6 at 4-9).
+Matching matching_for_level(int level, const ModelConfig& config) {
+  if (level <= 1) return Matching::FrameCounts;
+  if (config.width <= OutputAdaptation::kMaxWidth) return Matching::FrameCountsAdapted;
+  return level <= 3 ? Matching::FrameCounts : Matching::FrameCountsLarge;
+}
 
 bool frame_adapts(const Frame& frame) {
   for (const ChunkEntry& e : frame.chunks)
@@ -250,7 +256,8 @@ Stats compress(std::istream& in, std::ostream& out, const CompressOptions& optio
       options.chunk_bytes ? options.chunk_bytes : model.config.chunk_bytes, kMaxChunkBytes);
   const std::size_t frame_bytes = std::min<std::size_t>(chunk_bytes * kFrameStreams, kMaxFrameBytes);
   const std::size_t min_chunk_bytes = min_chunk_bytes_for_level(options.level);
-  const bool adapting = adapts_output(matching_for_level(options.level));
+  const Matching matching = matching_for_level(options.level, model.config);
+  const bool adapting = adapts_output(matching);
   // Output adaptation has no GPU kernels: such levels run on the CPU's threads.
   const Backend requested = pick_backend(options.device);  // checked either way
   const Backend backend = adapting ? Backend::Cpu : requested;
@@ -271,7 +278,7 @@ Stats compress(std::istream& in, std::ostream& out, const CompressOptions& optio
   };
   // Full frames' counts bound the batch (symbols <= bytes).
   const std::size_t frame_counts_bytes =
-      ContextCounts::table_bytes(counts_shape(matching_for_level(options.level)), frame_bytes);
+      ContextCounts::table_bytes(counts_shape(matching), frame_bytes);
   std::vector<PendingFrame> pending(
       std::clamp<std::size_t>(kBatchCountsBytes / std::max<std::size_t>(frame_counts_bytes, 1), 1, batching.frames));
   for (auto& f : pending) f.data.resize(frame_bytes);
@@ -298,7 +305,7 @@ Stats compress(std::istream& in, std::ostream& out, const CompressOptions& optio
         chunk_size.push_back(f.spans[i].size);
         chunks.emplace_back();
         chunks.back().frame = static_cast<std::uint32_t>(frames - 1);
-        chunks.back().matching = matching_for_level(options.level);
+        chunks.back().matching = matching;
       }
     }
     if (frames == 0) break;

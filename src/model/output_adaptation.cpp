@@ -123,8 +123,7 @@ OutputAdaptation::OutputAdaptation(std::uint32_t vocab_size, std::uint32_t group
 void OutputAdaptation::set_width(std::uint32_t width) {
   if (width_ == width) return;
   if (width_ != 0) throw std::invalid_argument("output adaptation: networks of different widths");
-  // int32 sums: width * 32767 * 127 < 2^31.
-  if (width == 0 || width > 512) throw std::invalid_argument("output adaptation: width must be 1..512");
+  if (width == 0 || width > kMaxWidth) throw std::invalid_argument("output adaptation: width must be 1..512");
   width_ = width;
   stride_ = (width + 31) / 32 * 32;
   matrix_size_ = std::size_t{(vocab_ + 7) / 8 * 8} * stride_;

@@ -29,12 +29,13 @@ class OutputAdaptation {
   static constexpr unsigned kStepShift = 12;
   static constexpr std::int32_t kLimit = 32767;
   static constexpr std::uint32_t kMinGradient = 64;
+  static constexpr std::uint32_t kMaxWidth = 512;  // int32 sums: 512 * 32767 * 127 < 2^31
 
   // `groups` frames' matrices, for up to `streams` slots.
   OutputAdaptation(std::uint32_t vocab_size, std::uint32_t groups, std::uint32_t streams);
   // The width of x, which the predictor's network sets when attached (the
   // matrices are made then); std::invalid_argument if another was set or
-  // the width is over 512.
+  // the width is over kMaxWidth.
   void set_width(std::uint32_t width);
 
   std::uint32_t vocab_size() const { return vocab_; }

@@ -289,6 +289,50 @@ TEST(Engine, DecodesChunksCodedWithoutMatches) {
   EXPECT_THROW(decompress_with(default_model_path(), swapped), Error);
 }
 
+// The coded chunks' modes of a stream.
+std::vector<ChunkMode> coded_modes(const std::string& stream) {
+  std::istringstream in(stream);
+  ContainerReader reader(in);
+  StreamHeader header;
+  std::vector<ChunkMode> modes;
+  while (reader.next_stream(header)) {
+    Frame frame;
+    while (reader.next_frame(frame))
+      for (const ChunkEntry& e : frame.chunks)
+        if (e.mode != ChunkMode::Stored) modes.push_back(e.mode);
+  }
+  return modes;
+}
+
+// Level 1 codes without output adaptation, levels 2 to 9 with it (mode 7);
+// a network wider than the adaptation allows keeps 0.9's modes at every level.
+TEST(Engine, LevelsPickTheirChunkModes) {
+  const fs::path dir = fs::path(random_model_path()).parent_path();
+  ModelConfig wide = tiny_config();
+  wide.width = 520;
+  const std::string wide_path = (dir / "wide.lmzm").string();
+  ModelFile::random(wide, 6).save(wide_path);
+  const std::string in = text(20000);
+  auto modes_at = [&](const std::string& model, int level) {
+    CompressOptions o;
+    o.models.explicit_path = model;
+    o.threads = 2;
+    o.level = level;
+    std::istringstream is(in);
+    std::ostringstream os;
+    compress(is, os, o);
+    EXPECT_EQ(decompress_with(model, os.str()), in) << model << " -" << level;
+    const auto modes = coded_modes(os.str());
+    EXPECT_FALSE(modes.empty());
+    return modes.empty() ? ChunkMode::Stored : modes.front();
+  };
+  EXPECT_EQ(modes_at(random_model_path(), 1), ChunkMode::CodedFrameCounted);
+  EXPECT_EQ(modes_at(random_model_path(), 2), ChunkMode::CodedAdapted);
+  EXPECT_EQ(modes_at(random_model_path(), 9), ChunkMode::CodedAdapted);
+  EXPECT_EQ(modes_at(wide_path, 2), ChunkMode::CodedFrameCounted);
+  EXPECT_EQ(modes_at(wide_path, 5), ChunkMode::CodedFrameCountedLarge);
+}
+
 TEST(Engine, ConcatenatedStreamsDecodeToConcatenatedInputs) {
   const std::string a = text(3000), b = random_bytes(2000, 4);
   const std::string z = compress_with(random_model_path(), a) + compress_with(random_model_path(), b);
