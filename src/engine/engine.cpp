@@ -390,12 +390,11 @@ Stats decompress(std::istream& in, std::ostream& out, const DecompressOptions& o
             break;
           }
           const Frame& frame = frames[count++];
-          if (first_frame && frame_adapts(frame)) {
-            adapting = true;
-            if (backend != Backend::Cpu) stream_batching = plan_batching(Backend::Cpu, options.threads);
-          }
+          const bool adapts = frame_adapts(frame);
+          if (first_frame && adapts && backend != Backend::Cpu)
+            stream_batching = plan_batching(Backend::Cpu, options.threads);
           first_frame = false;
-          adapting = adapting || frame_adapts(frame);
+          adapting = adapting || adapts;
           ContextCounts::Shape counted;  // the container allows one counted mode a frame
           std::uint64_t counted_symbols = 0;
           for (std::size_t i = 0; i < frame.chunks.size(); ++i) {

@@ -529,6 +529,11 @@ class CpuPredictor final : public Predictor {
     std::vector<std::int32_t> groups(row_group_);
     std::sort(groups.begin(), groups.end());
     groups.erase(std::unique(groups.begin(), groups.end()), groups.end());
+    if (groups.size() == 1 && groups[0] >= 0) {  // one frame (always on the CPU's batches): no gathering
+      adaptation_->adjustments(static_cast<std::uint32_t>(groups[0]), x_.data(), static_cast<std::size_t>(n),
+                               adjustments_.data());
+      return;
+    }
     for (const std::int32_t g : groups) {
       if (g < 0) continue;
       std::vector<std::size_t> rows;

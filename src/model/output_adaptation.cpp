@@ -17,23 +17,24 @@ namespace {
 
 constexpr std::uint64_t kMinGradient = OutputAdaptation::kMinGradient;
 
-// Appends to `out` the outputs o with f[o] >= threshold (< 2^31, as every f).
-void outputs_at_least(const std::uint32_t* f, std::uint32_t n, std::uint32_t threshold, std::vector<std::uint32_t>& out) {
-  for (std::uint32_t o = 0; o < n; ++o)
+// Appends to `out` the outputs o in [first, n) with f[o] >= threshold (< 2^31, as every f).
+void outputs_at_least(const std::uint32_t* f, std::uint32_t first, std::uint32_t n, std::uint32_t threshold,
+                      std::vector<std::uint32_t>& out) {
+  for (std::uint32_t o = first; o < n; ++o)
     if (f[o] >= threshold) out.push_back(o);
 }
 
-__attribute__((target("avx2"))) void outputs_at_least_avx2(const std::uint32_t* f, std::uint32_t n,
-                                                           std::uint32_t threshold, std::vector<std::uint32_t>& out) {
+__attribute__((target("avx2"))) void outputs_at_least_avx2(const std::uint32_t* f, std::uint32_t first,
+                                                           std::uint32_t n, std::uint32_t threshold,
+                                                           std::vector<std::uint32_t>& out) {
   const __m256i below = _mm256_set1_epi32(static_cast<std::int32_t>(threshold) - 1);
-  std::uint32_t o = 0;
+  std::uint32_t o = first;
   for (; o + 8 <= n; o += 8) {
     const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(f + o));
     auto mask = static_cast<unsigned>(_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(v, below))));
     for (; mask != 0; mask &= mask - 1) out.push_back(o + static_cast<std::uint32_t>(__builtin_ctz(mask)));
   }
-  for (; o < n; ++o)
-    if (f[o] >= threshold) out.push_back(o);
+  outputs_at_least(f, o, n, threshold, out);
 }
 
 // out[k] = the sum of acc[k]'s eight lanes, for k = 0..7: a tree of vphaddd.
@@ -174,24 +175,18 @@ void OutputAdaptation::record(std::uint32_t slot, const std::uint32_t* f, std::u
   candidates.clear();
   if (threshold < (std::uint64_t{1} << 31)) {
     const auto t = static_cast<std::uint32_t>(std::max<std::uint64_t>(threshold, 1));
-    (avx2_kernels() ? outputs_at_least_avx2 : outputs_at_least)(f, vocab_, t, candidates);
+    (avx2_kernels() ? outputs_at_least_avx2 : outputs_at_least)(f, 0, vocab_, t, candidates);
   }
-  bool symbol_seen = false;
-  auto add = [&](std::uint32_t o) {
+  // The coded symbol's gradient can be large when its f is not: it is a
+  // candidate too, in order.
+  const auto at = std::lower_bound(candidates.begin(), candidates.end(), symbol);
+  if (symbol < vocab_ && (at == candidates.end() || *at != symbol)) candidates.insert(at, symbol);
+  for (const std::uint32_t o : candidates) {
     const std::uint64_t share = (std::uint64_t{f[o]} << 16) / total;
     const std::int64_t g = (o == symbol ? std::int64_t{1} << 16 : 0) - static_cast<std::int64_t>(share);
     if (g >= static_cast<std::int64_t>(kMinGradient) || -g >= static_cast<std::int64_t>(kMinGradient))
       r.entries.push_back({o, static_cast<std::int32_t>(g)});
-  };
-  for (const std::uint32_t o : candidates) {
-    if (o > symbol && !symbol_seen) {
-      add(symbol);
-      symbol_seen = true;
-    }
-    if (o == symbol) symbol_seen = true;
-    add(o);
   }
-  if (!symbol_seen && symbol < vocab_) add(symbol);
   r.x.assign(x, x + width_);
 }
 
