@@ -253,7 +253,8 @@ Stats compress(std::istream& in, std::ostream& out, const CompressOptions& optio
   auto session = ModelSession::open(info.path);
   const ModelFile& model = session->model;
   const std::size_t chunk_bytes = std::min<std::size_t>(
-      options.chunk_bytes ? options.chunk_bytes : model.config.chunk_bytes, kMaxChunkBytes);
+      options.chunk_bytes ? options.chunk_bytes : chunk_bytes_for_level(options.level, model.config.chunk_bytes),
+      kMaxChunkBytes);
   const std::size_t frame_bytes = std::min<std::size_t>(chunk_bytes * kFrameStreams, kMaxFrameBytes);
   const std::size_t min_chunk_bytes = min_chunk_bytes_for_level(options.level);
   const Matching matching = matching_for_level(options.level, model.config);

@@ -102,6 +102,21 @@ TEST(Chunker, PlansCoverTheFrameExactly) {
   EXPECT_EQ(plan_chunks(100000, 4096, 4 * kMinChunkBytes, kFrameStreams).size(), 25u);  // chunk_bytes wins
 }
 
+// Level 9 cuts a frame into a few long chunks, the others into many short ones.
+TEST(Chunker, BestLevelCodesFewLongChunks) {
+  const std::size_t size = 2473400;  // world192.txt
+  auto chunks = [&](int level) {
+    return plan_chunks(size, chunk_bytes_for_level(level, 65536), min_chunk_bytes_for_level(level), kFrameStreams)
+        .size();
+  };
+  EXPECT_EQ(chunks(9), 4u);
+  EXPECT_EQ(chunks(8), 150u);
+  EXPECT_EQ(chunks(5), 150u);
+  EXPECT_EQ(chunks(1), 256u);
+  EXPECT_EQ(chunk_bytes_for_level(9, 4u << 20), 4u << 20);  // a model's larger chunks stay
+  EXPECT_EQ(chunk_bytes_for_level(5, 65536), 65536u);
+}
+
 TEST(Chunker, RandomBytesAreNotWorthModelling) {
   const std::string r = random_bytes(65536, 11), t = text(65536), zeros(65536, '\0');
   auto worth = [](const std::string& s) {
