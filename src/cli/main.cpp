@@ -523,7 +523,7 @@ int Main(int argc, char** argv) {
   // (a GPU's speed on large inputs), larger ones restart the context less often.
   app.add_option("--chunk-size", s.chunk_bytes,
                  "compress in independent chunks of at most BYTES (1024 to 16 MiB; K and M suffixes; default: "
-                 "the model's, 64K for the shipped ones)")
+                 "the model's, 64K for the shipped ones; 1M at -9)")
       ->type_name("BYTES")
       ->transform(CLI::AsSizeValue(false).description(""))
       ->check(CLI::Range(1024u, 16u << 20).description(""));

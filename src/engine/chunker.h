@@ -7,13 +7,13 @@
 namespace lmzip {
 
 // Small inputs are cut into chunks no smaller than this (unless the input is)
-// at levels 1, 4 and 7; twice and four times it at 2, 5, 8 and 3, 6, 9. A
+// at levels 1, 4 and 7; twice and four times it at 2, 5, 8 and 3, 6 (9: below). A
 // chunk restarts the model's context and its match history, so longer chunks
 // compress better, but fewer of them fill less of a batch, which is slower.
 constexpr std::size_t kMinChunkBytes = 8192;
 // Level 9 (-9, --best) codes a frame in few long chunks instead: at most
-// kBestChunkBytes each and at least kBestMinChunkBytes, since its speed target
-// (5 KB/s) leaves room for small batches. Fewer chunks a step means more,
+// kBestChunkBytes each and at least kBestMinChunkBytes: the slowest level can
+// afford small batches. Fewer chunks a step means more,
 // smaller steps of the output adaptation and more history per match model:
 // world192.txt 374,750 -> 368,046 bytes, book1 176,757 -> 175,320.
 constexpr std::size_t kBestChunkBytes = std::size_t{1} << 20;
