@@ -160,6 +160,8 @@ ChunkMode chunk_mode(Matching matching) {
       return ChunkMode::CodedFrameCountedWide;
     case Matching::FrameCountsLarge:
       return ChunkMode::CodedFrameCountedLarge;
+    case Matching::FrameCountsNarrowAdapted:
+      return ChunkMode::CodedAdaptedNarrow;
     case Matching::FrameCountsAdapted:
       break;
   }
@@ -167,7 +169,8 @@ ChunkMode chunk_mode(Matching matching) {
 }
 
 Matching matching_of(ChunkMode mode) {
-  return mode == ChunkMode::CodedAdapted             ? Matching::FrameCountsAdapted
+  return mode == ChunkMode::CodedAdaptedNarrow       ? Matching::FrameCountsNarrowAdapted
+         : mode == ChunkMode::CodedAdapted           ? Matching::FrameCountsAdapted
          : mode == ChunkMode::CodedFrameCountedLarge ? Matching::FrameCountsLarge
          : mode == ChunkMode::CodedFrameCountedWide ? Matching::FrameCountsWide
          : mode == ChunkMode::CodedFrameCounted ? Matching::FrameCounts
@@ -178,12 +181,16 @@ Matching matching_of(ChunkMode mode) {
 
 // Level 1 keeps the cheaper counts and no output adaptation: their cost is a
 // larger share of a small network's step (the fast model at -1 in mode 7: the
-// bench's text 6.4% smaller in 2.4 times the time). Levels 2-9 write mode 7
-// (0.10.0: 1-3 mode 4, 4-9 mode 7; 0.7 to 0.9: 4-9 mode 6; 0.6: mode 5), or
-// for networks too wide to adapt, 0.9's modes (4 at 1-3, 6 at 4-9).
+// bench's text 6.4% smaller in 2.4 times the time). Levels 2 and 4 adapt over
+// the small counts (mode 8: the bench's text at -2 2.3% larger than mode 7,
+// 1.2 times as fast, 92 MiB instead of 544), levels 3 and 5-9 over the large
+// ones (mode 7; 0.10.1: 2-9 mode 7; 0.10.0: 1-3 mode 4, 4-9 mode 7; 0.7 to
+// 0.9: 4-9 mode 6; 0.6: mode 5), or for networks too wide to adapt, 0.9's
+// modes (4 at 1-3, 6 at 4-9).
 Matching matching_for_level(int level, const ModelConfig& config) {
   if (level <= 1) return Matching::FrameCounts;
-  if (config.width <= OutputAdaptation::kMaxWidth) return Matching::FrameCountsAdapted;
+  if (config.width <= OutputAdaptation::kMaxWidth)
+    return level == 2 || level == 4 ? Matching::FrameCountsNarrowAdapted : Matching::FrameCountsAdapted;
   return level <= 3 ? Matching::FrameCounts : Matching::FrameCountsLarge;
 }
 

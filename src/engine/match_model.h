@@ -67,7 +67,7 @@ class MatchModel {
   HitRates rates_;
 };
 
-// How a chunk uses matches (container chunk modes 1 to 7).
+// How a chunk uses matches (container chunk modes 1 to 8).
 enum class Matching : std::uint8_t {
   None,   // the network alone
   Chunk,  // its own history (MatchModel)
@@ -77,12 +77,15 @@ enum class Matching : std::uint8_t {
   FrameCountsWide,   // as FrameCounts, with more orders and followers (ContextCounts::kWide)
   FrameCountsLarge,  // as FrameCountsWide, with larger tables (ContextCounts::kWideLarge)
   FrameCountsAdapted,  // as FrameCountsLarge, with the frame's output adaptation (model/output_adaptation.h)
+  FrameCountsNarrowAdapted,  // as FrameCounts, with the frame's output adaptation
 };
 
 // Whether chunks of this kind see each other within a frame.
 inline bool shares_frame(Matching m) { return m != Matching::None && m != Matching::Chunk; }
 // Whether chunks of this kind adapt the network's output layer to their frame.
-inline bool adapts_output(Matching m) { return m == Matching::FrameCountsAdapted; }
+inline bool adapts_output(Matching m) {
+  return m == Matching::FrameCountsAdapted || m == Matching::FrameCountsNarrowAdapted;
+}
 
 // The match models of the chunks of one lock-step run. Chunk i of the run
 // belongs to frame frames[i]; frame matches look only within a frame, so

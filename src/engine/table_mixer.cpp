@@ -7,6 +7,7 @@ namespace lmzip {
 ContextCounts::Shape counts_shape(Matching matching) {
   switch (matching) {
     case Matching::FrameCounts:
+    case Matching::FrameCountsNarrowAdapted:
       return ContextCounts::kNarrow;
     case Matching::FrameCountsWide:
       return ContextCounts::kWide;

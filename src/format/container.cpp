@@ -70,7 +70,8 @@ bool mixes_count_modes(const std::vector<ChunkEntry>& chunks) {
   int counted = -1;  // the frame's counted mode so far
   for (const ChunkEntry& e : chunks) {
     if (e.mode != ChunkMode::CodedFrameCounted && e.mode != ChunkMode::CodedFrameCountedWide &&
-        e.mode != ChunkMode::CodedFrameCountedLarge && e.mode != ChunkMode::CodedAdapted)
+        e.mode != ChunkMode::CodedFrameCountedLarge && e.mode != ChunkMode::CodedAdapted &&
+        e.mode != ChunkMode::CodedAdaptedNarrow)
       continue;
     if (counted >= 0 && counted != static_cast<int>(e.mode)) return true;
     counted = static_cast<int>(e.mode);
@@ -116,7 +117,7 @@ void ContainerWriter::write_frame(const Frame& frame) {
   if (frame.original_size() > kMaxFrameBytes)
     throw std::invalid_argument("lmzip container: frame larger than the 64 MiB limit");
   if (mixes_count_modes(frame.chunks))
-    throw std::invalid_argument("lmzip container: frame mixes counted chunk modes (4 to 7)");
+    throw std::invalid_argument("lmzip container: frame mixes counted chunk modes (4 to 8)");
 
   // Frame table: type, count, entries, then the CRC of those bytes.
   std::vector<std::uint8_t> table(1 + 4 + kChunkEntryBytes * count + 4);
@@ -259,7 +260,7 @@ bool ContainerReader::next_frame(Frame& frame) {
   }
   if (frame_bytes > kMaxFrameBytes)
     fail("frame at byte offset ", start, " declares ", frame_bytes, " bytes (limit ", kMaxFrameBytes, ")");
-  if (mixes_count_modes(chunks)) fail("frame at byte offset ", start, " mixes counted chunk modes (4 to 7)");
+  if (mixes_count_modes(chunks)) fail("frame at byte offset ", start, " mixes counted chunk modes (4 to 8)");
 
   // Payloads: every size is now known to be within the limits; read in steps
   // so that memory follows the bytes actually present.

@@ -37,8 +37,10 @@ class FormatError : public std::runtime_error {
 // the frame's other such chunks (src/engine/match_model.h); CodedFrameCounted:
 // and with the frame's context counts (src/engine/context_counts.h);
 // CodedFrameCountedWide: with counts of more orders and followers;
-// CodedFrameCountedLarge: as Wide, with larger tables for large frames. A
-// frame's counted chunks are all of one of the last three modes.
+// CodedFrameCountedLarge: as Wide, with larger tables for large frames;
+// CodedAdapted: as Large, with the frame's output adaptation;
+// CodedAdaptedNarrow: as CodedFrameCounted, with output adaptation. A
+// frame's counted chunks are all of one of the modes 4 to 8.
 enum class ChunkMode : std::uint8_t {
   Stored = 0,
   Coded = 1,
@@ -47,12 +49,14 @@ enum class ChunkMode : std::uint8_t {
   CodedFrameCounted = 4,
   CodedFrameCountedWide = 5,
   CodedFrameCountedLarge = 6,
-  CodedAdapted = 7
+  CodedAdapted = 7,
+  CodedAdaptedNarrow = 8
 };
 inline bool is_coded(ChunkMode mode) {
   return mode == ChunkMode::Coded || mode == ChunkMode::CodedMatched || mode == ChunkMode::CodedFrameMatched ||
          mode == ChunkMode::CodedFrameCounted || mode == ChunkMode::CodedFrameCountedWide ||
-         mode == ChunkMode::CodedFrameCountedLarge || mode == ChunkMode::CodedAdapted;
+         mode == ChunkMode::CodedFrameCountedLarge || mode == ChunkMode::CodedAdapted ||
+         mode == ChunkMode::CodedAdaptedNarrow;
 }
 
 struct ChunkEntry {

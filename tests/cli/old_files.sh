@@ -5,7 +5,8 @@
 # old-files/NAME.lmz is old-files/sample.txt compressed by lmzip 0.7.0
 # (0.8.0 for default-0.8 and max-0.8, 0.9.0 for default and max) with the
 # model now shipped as models/NAME.lmzm, at its level (-1, -5 or -9).
-# default-adapted.lmz is the same at -5 by lmzip 0.10.0: chunk mode 7.
+# default-adapted.lmz is the same at -5 by lmzip 0.10.0: chunk mode 7;
+# fast-adapted-narrow.lmz at -2 by lmzip 0.11.0: chunk mode 8.
 # Usage: bash old_files.sh PATH_TO_LMZIP
 set -u
 OLD="$(cd "$(dirname "$0")/old-files" && pwd)"

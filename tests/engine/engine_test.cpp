@@ -138,7 +138,7 @@ TEST(ChunkCoder, RoundTripsCodedChunksOfDifferentLengths) {
   const auto tokenizer = Tokenizer::bytes();
   for (const Matching matching :
        {Matching::None, Matching::Chunk, Matching::Frame, Matching::FrameCounts, Matching::FrameCountsWide,
-        Matching::FrameCountsLarge, Matching::FrameCountsAdapted}) {
+        Matching::FrameCountsLarge, Matching::FrameCountsAdapted, Matching::FrameCountsNarrowAdapted}) {
     std::vector<CodedChunk> chunks(12);
     for (std::size_t i = 0; i < chunks.size(); ++i) {
       std::string s = random_bytes(i * 37, static_cast<unsigned>(i));
@@ -319,8 +319,9 @@ std::vector<ChunkMode> coded_modes(const std::string& stream) {
   return modes;
 }
 
-// Level 1 codes without output adaptation, levels 2 to 9 with it (mode 7);
-// a network wider than the adaptation allows keeps 0.9's modes at every level.
+// Level 1 codes without output adaptation, levels 2 to 9 with it (2 and 4
+// over the small counts, mode 8; the rest mode 7); a network wider than the
+// adaptation allows keeps 0.9's modes at every level.
 TEST(Engine, LevelsPickTheirChunkModes) {
   const fs::path dir = fs::path(random_model_path()).parent_path();
   ModelConfig wide = tiny_config();
@@ -342,7 +343,10 @@ TEST(Engine, LevelsPickTheirChunkModes) {
     return modes.empty() ? ChunkMode::Stored : modes.front();
   };
   EXPECT_EQ(modes_at(random_model_path(), 1), ChunkMode::CodedFrameCounted);
-  EXPECT_EQ(modes_at(random_model_path(), 2), ChunkMode::CodedAdapted);
+  EXPECT_EQ(modes_at(random_model_path(), 2), ChunkMode::CodedAdaptedNarrow);
+  EXPECT_EQ(modes_at(random_model_path(), 3), ChunkMode::CodedAdapted);
+  EXPECT_EQ(modes_at(random_model_path(), 4), ChunkMode::CodedAdaptedNarrow);
+  EXPECT_EQ(modes_at(random_model_path(), 5), ChunkMode::CodedAdapted);
   EXPECT_EQ(modes_at(random_model_path(), 9), ChunkMode::CodedAdapted);
   EXPECT_EQ(modes_at(wide_path, 2), ChunkMode::CodedFrameCounted);
   EXPECT_EQ(modes_at(wide_path, 5), ChunkMode::CodedFrameCountedLarge);

@@ -372,7 +372,7 @@ TEST(Container, RejectsEndBlockThatDisagreesWithTheFrames) {
 
 TEST(Container, RejectsInvalidChunkEntries) {
   const std::vector<ChunkEntry> invalid = {
-      {static_cast<ChunkMode>(7), 1, 0, 1},  // unknown mode
+      {static_cast<ChunkMode>(9), 2, 1, 1},  // unknown mode
       {ChunkMode::Stored, 0, 0, 0},          // empty
       {ChunkMode::Stored, 5, 0, 4},          // stored but shorter
       {ChunkMode::Stored, 5, 1, 5},          // stored with symbols
@@ -394,7 +394,8 @@ TEST(Container, RejectsInvalidChunkEntries) {
 // Counted chunks of a frame share its counts, so they share one mode.
 TEST(Container, RejectsAFrameMixingCountModes) {
   const ChunkMode counted[] = {ChunkMode::CodedFrameCounted, ChunkMode::CodedFrameCountedWide,
-                               ChunkMode::CodedFrameCountedLarge};
+                               ChunkMode::CodedFrameCountedLarge, ChunkMode::CodedAdapted,
+                               ChunkMode::CodedAdaptedNarrow};
   for (ChunkMode a : counted)
     for (ChunkMode b : counted) {
       // Other modes may sit beside a counted one.
@@ -409,7 +410,7 @@ TEST(Container, RejectsAFrameMixingCountModes) {
       if (a == b) {
         EXPECT_EQ(error.find("mixes"), std::string::npos) << error;
       } else {
-        EXPECT_NE(error.find("frame at byte offset 42 mixes counted chunk modes (4 to 7)"), std::string::npos)
+        EXPECT_NE(error.find("frame at byte offset 42 mixes counted chunk modes (4 to 8)"), std::string::npos)
             << error;
       }
     }
