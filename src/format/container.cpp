@@ -69,10 +69,7 @@ const char* chunk_entry_problem(const ChunkEntry& entry) {
 bool mixes_count_modes(const std::vector<ChunkEntry>& chunks) {
   int counted = -1;  // the frame's counted mode so far
   for (const ChunkEntry& e : chunks) {
-    if (e.mode != ChunkMode::CodedFrameCounted && e.mode != ChunkMode::CodedFrameCountedWide &&
-        e.mode != ChunkMode::CodedFrameCountedLarge && e.mode != ChunkMode::CodedAdapted &&
-        e.mode != ChunkMode::CodedAdaptedNarrow)
-      continue;
+    if (!is_counted(e.mode)) continue;
     if (counted >= 0 && counted != static_cast<int>(e.mode)) return true;
     counted = static_cast<int>(e.mode);
   }

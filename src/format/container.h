@@ -58,6 +58,12 @@ inline bool is_coded(ChunkMode mode) {
          mode == ChunkMode::CodedFrameCountedLarge || mode == ChunkMode::CodedAdapted ||
          mode == ChunkMode::CodedAdaptedNarrow;
 }
+// Modes 4 to 8 keep the frame's context counts, whose shape the mode sets.
+inline bool is_counted(ChunkMode mode) {
+  return mode == ChunkMode::CodedFrameCounted || mode == ChunkMode::CodedFrameCountedWide ||
+         mode == ChunkMode::CodedFrameCountedLarge || mode == ChunkMode::CodedAdapted ||
+         mode == ChunkMode::CodedAdaptedNarrow;
+}
 
 struct ChunkEntry {
   ChunkMode mode = ChunkMode::Stored;
