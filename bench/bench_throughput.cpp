@@ -149,7 +149,7 @@ int main(int argc, char** argv) {
     std::string original;
     tokenizer->decode(ch.symbols.data(), ch.symbols.size(), original);
     tasks.push_back({ch.payload.data(), ch.payload.size(), static_cast<std::uint32_t>(ch.symbols.size()),
-                     static_cast<std::uint32_t>(original.size()), ch.matching, ch.frame, {}});
+                     static_cast<std::uint32_t>(original.size()), ch.mode, ch.frame, {}});
     coded_bytes += ch.payload.size();
   }
   t0 = Clock::now();

@@ -18,6 +18,7 @@ forbid src/hash 'torch|ATen|c10|(coder|format|tokenize|model|engine|train|cli)/'
 forbid src/coder 'torch|ATen|c10|(format|tokenize|model|engine|train|cli)/' "torch or modules above it"
 forbid src/format 'torch|ATen|c10|(coder|tokenize|model|engine|train|cli)/' "torch or modules above it"
 forbid src/tokenize 'torch|ATen|c10|(coder|format|model|engine|train|cli)/' "torch or modules above it"
-forbid src/model '(format|engine|train|cli)/' "the container, engine, trainer or CLI"
+forbid src/model '(format|adapt|engine|train|cli)/' "the container, per-frame models, engine, trainer or CLI"
+forbid src/adapt 'torch|ATen|c10|(engine|train|cli)/' "torch, the engine, trainer or CLI"
 forbid src/engine '(train|cli)/' "the trainer or CLI"
 exit $status

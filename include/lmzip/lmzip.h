@@ -46,7 +46,7 @@ using ProgressFn = std::function<void(std::uint64_t in, std::uint64_t out)>;
 
 struct CompressOptions {
   ModelSearch models;
-  int level = 5;            // 1..9; picks the model when models.explicit_path is empty
+  int level = 0;            // 1..9, 0: the default (levels()); picks the model when models.explicit_path is empty
   int threads = 1;          // threads sharing each model step; output does not depend on it
   std::string device = "auto";  // "cpu", "cuda", or "auto" (cuda when built in and present); output does not depend on it
   std::uint32_t chunk_bytes = 0;  // 0: the model's default
@@ -60,6 +60,15 @@ struct DecompressOptions {
   ProgressFn progress;
 };
 
+// Which device computed frames [first_frame, first_frame + frames) of a run
+// (frames counted from 0 over every stream; frames with no coded chunk are
+// in no run).
+struct DeviceRun {
+  std::uint64_t first_frame = 0;
+  std::uint64_t frames = 0;
+  std::string device;  // "CPU", or "CUDA: " and the GPU's name
+};
+
 struct Stats {
   std::uint64_t original_bytes = 0;
   std::uint64_t compressed_bytes = 0;
@@ -69,6 +78,9 @@ struct Stats {
   double ideal_bits = 0;     // sum of -log2 p over the coded symbols (model's ideal size)
   std::string model_id;      // hex SHA-256 of the model (last stream's, for decompress)
   std::string model_name;
+  std::uint64_t frames = 0;
+  std::vector<DeviceRun> devices;    // in frame order
+  std::vector<std::string> notices;  // requests that could not be honoured (e.g. --device), once each
 };
 
 // Reads in to its end and writes one .lmz stream to out.
@@ -98,6 +110,17 @@ struct ModelInfo {
   std::string id;
 };
 ModelInfo resolve_model(const CompressOptions& options);
+
+// What a compression level means (src/engine/levels.h holds the table).
+struct LevelInfo {
+  int level = 0;
+  std::string model_file;                // the model it compresses with (by file name)
+  std::uint64_t largest_chunk_bytes = 0;   // 0: the model's own chunk size
+  std::uint64_t smallest_chunk_bytes = 0;  // short frames are cut into chunks no smaller
+  std::string summary;
+};
+std::vector<LevelInfo> levels();
+int default_level();
 
 const char* version();
 

@@ -5,18 +5,18 @@
 #include <string>
 #include <vector>
 
-#include "engine/match_model.h"
+#include "format/chunk_recipe.h"
 #include "model/predictor.h"
 #include "tokenize/tokenizer.h"
 
 namespace lmzip {
 
-// One chunk's symbols coded with the model and the matches `matching` says
-// (container chunk modes 1 to 4). Frame matches look at the chunks of the
+// One chunk's symbols coded with the model and the per-frame models its
+// `mode`'s recipe names. Frame matches and counts look at the chunks of the
 // same `frame` (numbered within the call).
 struct CodedChunk {
   std::vector<std::uint32_t> symbols;
-  Matching matching = Matching::FrameCounts;
+  ChunkMode mode = ChunkMode::CodedFrameCounted;
   std::uint32_t frame = 0;
   std::vector<std::uint8_t> payload;
   double ideal_bits = 0;  // sum of -log2 p over the symbols
@@ -30,7 +30,7 @@ struct DecodeTask {
   std::size_t payload_size;
   std::uint32_t symbol_count;
   std::uint32_t original_size;
-  Matching matching;      // as the chunk was coded
+  ChunkMode mode;         // as the chunk was coded
   std::uint32_t frame;    // as CodedChunk::frame
   std::string bytes;      // decoded output
   bool overflow = false;  // decoded more bytes than original_size (corrupt); decoding stopped there

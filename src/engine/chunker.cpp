@@ -4,14 +4,6 @@
 
 namespace lmzip {
 
-std::size_t min_chunk_bytes_for_level(int level) {
-  return level == 9 ? kBestMinChunkBytes : kMinChunkBytes << ((level - 1) % 3);
-}
-
-std::size_t chunk_bytes_for_level(int level, std::size_t model_chunk_bytes) {
-  return level == 9 ? std::max(model_chunk_bytes, kBestChunkBytes) : model_chunk_bytes;
-}
-
 std::vector<ChunkSpan> plan_chunks(std::size_t frame_size, std::size_t chunk_bytes, std::size_t min_chunk_bytes,
                                    std::uint32_t streams) {
   std::vector<ChunkSpan> spans;

@@ -6,22 +6,6 @@
 
 namespace lmzip {
 
-// Small inputs are cut into chunks no smaller than this (unless the input is)
-// at levels 1, 4 and 7; twice and four times it at 2, 5, 8 and 3, 6 (9: below). A
-// chunk restarts the model's context and its match history, so longer chunks
-// compress better, but fewer of them fill less of a batch, which is slower.
-constexpr std::size_t kMinChunkBytes = 8192;
-// Level 9 (-9, --best) codes a frame in few long chunks instead: at most
-// kBestChunkBytes each and at least kBestMinChunkBytes: the slowest level can
-// afford small batches. Fewer chunks a step means more,
-// smaller steps of the output adaptation and more history per match model:
-// world192.txt 374,750 -> 368,046 bytes, book1 176,757 -> 175,320.
-constexpr std::size_t kBestChunkBytes = std::size_t{1} << 20;
-constexpr std::size_t kBestMinChunkBytes = std::size_t{512} << 10;
-std::size_t min_chunk_bytes_for_level(int level);
-// The largest chunk at `level` when the user sets none: the model's, or
-// kBestChunkBytes at level 9 where that is larger.
-std::size_t chunk_bytes_for_level(int level, std::size_t model_chunk_bytes);
 // Chunks stepped together per frame; a frame holds up to this many chunks.
 constexpr std::uint32_t kFrameStreams = 256;
 

@@ -8,19 +8,17 @@
 #include <memory>
 #include <thread>
 
-#include "coder/range_coder.h"
+#include "adapt/context_counts.h"
+#include "adapt/frame_models.h"
 #include "engine/chunk_coder.h"
 #include "engine/chunker.h"
-#include "engine/table_mixer.h"
+#include "engine/levels.h"
 #include "format/container.h"
 #include "hash/crc32.h"
 #include "lmzip/lmzip.h"
-#include "model/cuda_predictor.h"
+#include "model/backend.h"
 #include "model/model_file.h"
 #include "model/model_library.h"
-#include "model/network.h"
-#include "model/output_adaptation.h"
-#include "model/parallel_predictor.h"
 #include "tokenize/tokenizer.h"
 
 namespace lmzip {
@@ -29,28 +27,13 @@ const char* version() { return LMZIP_VERSION; }  // CMake's project version
 
 namespace {
 
-// Which backend computes the predictions; the tables are the same on each.
-enum class Backend { Cpu, Cuda, CudaOrCpu };
-
-Backend pick_backend(const std::string& device) {
-  if (device == "cpu") return Backend::Cpu;
-  if (device == "cuda") {
-    if (!cuda_available()) throw Error(Error::Kind::Usage, "--device cuda: " + cuda_description());
-    return Backend::Cuda;
-  }
-  if (device == "auto" || device.empty()) return cuda_available() ? Backend::CudaOrCpu : Backend::Cpu;
-  throw Error(Error::Kind::Usage, "device must be auto, cpu or cuda, not '" + device + "'");
-}
-
-// A loaded model with its tokenizer and one predictor per worker group.
+// A loaded model with its tokenizer and its predictors, one per device.
 struct ModelSession {
   ModelFile model;
   Sha256Digest id{};
   std::string path;
   std::unique_ptr<Tokenizer> tokenizer;
-  std::unique_ptr<Predictor> predictor_;
-  std::unique_ptr<Predictor> cpu_predictor_;  // for output adaptation when predictor_ may be a GPU's
-  Backend backend = Backend::Cpu;
+  std::unique_ptr<Predictor> made[2];  // per Device
 
   static std::unique_ptr<ModelSession> open(const std::string& path) {
     auto s = std::make_unique<ModelSession>();
@@ -69,36 +52,36 @@ struct ModelSession {
     return s;
   }
 
-  // The predictor for up to `streams` chunks at once, split between `groups`
-  // threads; created on first use (the self-test runs then). Output
-  // adaptation (`adapting`) runs on the CPU only.
-  Predictor& predictor(std::size_t groups, std::size_t streams, bool adapting = false) {
-    const bool cpu_only = adapting && backend != Backend::Cpu;
-    std::unique_ptr<Predictor>& made = cpu_only ? cpu_predictor_ : predictor_;
-    if (made) return *made;
-    const auto part_streams = static_cast<std::uint32_t>((streams + groups - 1) / groups);
+  // The predictor for work with these needs, from `backends`, made on first
+  // use of its device (the self-test runs then); its device in *device.
+  Predictor& predictor(PredictorFactory& backends, const PredictorNeeds& needs, std::size_t groups,
+                       std::size_t streams, Device* device) {
+    *device = backends.device_for(needs);
+    if (made[static_cast<int>(*device)]) return *made[static_cast<int>(*device)];
     try {
-      std::vector<std::unique_ptr<Predictor>> parts;
-      for (std::size_t g = 0; g < groups; ++g) {
-        std::unique_ptr<Predictor> part;
-        if (backend != Backend::Cpu && !cpu_only) {
-          try {
-            part = make_cuda_predictor(model, part_streams);
-          } catch (const std::exception&) {
-            if (backend == Backend::Cuda) throw;
-            backend = Backend::Cpu;  // auto: the CPU computes the same tables
-          }
-        }
-        if (!part) part = make_cpu_predictor(model, part_streams);
-        parts.push_back(std::move(part));
-      }
-      made = make_parallel_predictor(std::move(parts));
+      auto p = backends.make(model, needs, groups, streams, device);
+      made[static_cast<int>(*device)] = std::move(p);
+    } catch (const Error&) {
+      throw;
     } catch (const std::exception& e) {
       throw Error(Error::Kind::ModelInvalid, "model " + path + ": " + e.what());
     }
-    return *made;
+    return *made[static_cast<int>(*device)];
   }
 };
+
+// Records that `device` ran `count` frames from frame `first` (joined to the
+// run before when it continues it).
+void note_device(Stats& stats, std::uint64_t first, std::uint64_t count, const std::string& device) {
+  if (!stats.devices.empty()) {
+    DeviceRun& last = stats.devices.back();
+    if (last.device == device && last.first_frame + last.frames == first) {
+      last.frames += count;
+      return;
+    }
+  }
+  stats.devices.push_back({first, count, device});
+}
 
 // Splits chunk indices into `groups` contiguous runs and runs fn(group, first, last) on threads.
 template <class Fn>
@@ -140,64 +123,10 @@ constexpr std::size_t kGpuFramesPerBatch = 16;
 // takes frames until their tables reach this (a frame's are at most 481.5 MiB).
 constexpr std::size_t kBatchCountsBytes = std::size_t{2} << 30;
 
-Batching plan_batching(Backend backend, int threads) {
+Batching plan_batching(Device device, int threads) {
   const auto workers = static_cast<std::size_t>(std::max(1, threads));
-  if (backend == Backend::Cpu) return {workers, 1, workers};
+  if (device == Device::Cpu) return {workers, 1, workers};
   return {1, kGpuFramesPerBatch, workers};
-}
-
-ChunkMode chunk_mode(Matching matching) {
-  switch (matching) {
-    case Matching::None:
-      return ChunkMode::Coded;
-    case Matching::Chunk:
-      return ChunkMode::CodedMatched;
-    case Matching::Frame:
-      return ChunkMode::CodedFrameMatched;
-    case Matching::FrameCounts:
-      return ChunkMode::CodedFrameCounted;
-    case Matching::FrameCountsWide:
-      return ChunkMode::CodedFrameCountedWide;
-    case Matching::FrameCountsLarge:
-      return ChunkMode::CodedFrameCountedLarge;
-    case Matching::FrameCountsNarrowAdapted:
-      return ChunkMode::CodedAdaptedNarrow;
-    case Matching::FrameCountsAdapted:
-      break;
-  }
-  return ChunkMode::CodedAdapted;
-}
-
-Matching matching_of(ChunkMode mode) {
-  return mode == ChunkMode::CodedAdaptedNarrow       ? Matching::FrameCountsNarrowAdapted
-         : mode == ChunkMode::CodedAdapted           ? Matching::FrameCountsAdapted
-         : mode == ChunkMode::CodedFrameCountedLarge ? Matching::FrameCountsLarge
-         : mode == ChunkMode::CodedFrameCountedWide ? Matching::FrameCountsWide
-         : mode == ChunkMode::CodedFrameCounted ? Matching::FrameCounts
-         : mode == ChunkMode::CodedFrameMatched ? Matching::Frame
-         : mode == ChunkMode::CodedMatched    ? Matching::Chunk
-                                              : Matching::None;
-}
-
-// Level 1 keeps the cheaper counts and no output adaptation: their cost is a
-// larger share of a small network's step (the fast model at -1 in mode 7: the
-// bench's text 6.4% smaller in 2.4 times the time). Levels 2 and 4 adapt over
-// the small counts (mode 8: the bench's text at -2 2.3% larger than mode 7,
-// 1.2 times as fast, 92 MiB instead of 544), levels 3 and 5-9 over the large
-// ones (mode 7; 0.10.1: 2-9 mode 7; 0.10.0: 1-3 mode 4, 4-9 mode 7; 0.7 to
-// 0.9: 4-9 mode 6; 0.6: mode 5), or for networks too wide to adapt, 0.9's
-// modes (4 at 1-3, 6 at 4-9).
-Matching matching_for_level(int level, const ModelConfig& config) {
-  if (level <= 1) return Matching::FrameCounts;
-  if (config.width <= OutputAdaptation::kMaxWidth)
-    return level == 2 || level == 4 ? Matching::FrameCountsNarrowAdapted : Matching::FrameCountsAdapted;
-  return level <= 3 ? Matching::FrameCounts : Matching::FrameCountsLarge;
-}
-
-bool frame_adapts(const Frame& frame) {
-  for (const ChunkEntry& e : frame.chunks)
-    if (is_coded(e.mode) && adapts_output(matching_of(e.mode))) return true;
-  return false;
 }
 
 Error corrupt(const std::string& what) { return Error(Error::Kind::Corrupt, what); }
@@ -227,7 +156,7 @@ void encode_frames(Predictor& predictor, std::vector<CodedChunk>& chunks, const 
   while (true) {
     std::vector<bool> redo_frame;
     for (std::size_t i = 0; i < chunks.size(); ++i) {
-      if (stored[i] || !shares_frame(chunks[i].matching) || chunks[i].payload.size() < sizes[i]) continue;
+      if (stored[i] || !shares_frame(chunks[i].mode) || chunks[i].payload.size() < sizes[i]) continue;
       stored[i] = true;
       if (redo_frame.size() <= chunks[i].frame) redo_frame.resize(chunks[i].frame + 1, false);
       redo_frame[chunks[i].frame] = true;
@@ -235,13 +164,13 @@ void encode_frames(Predictor& predictor, std::vector<CodedChunk>& chunks, const 
     std::vector<std::size_t> redo;
     for (std::size_t i = 0; i < chunks.size(); ++i)
       if (!stored[i] && chunks[i].frame < redo_frame.size() && redo_frame[chunks[i].frame] &&
-          shares_frame(chunks[i].matching))
+          shares_frame(chunks[i].mode))
         redo.push_back(i);
     if (redo.empty()) return;
     std::vector<CodedChunk> again(redo.size());
     for (std::size_t j = 0; j < redo.size(); ++j) {
       again[j].symbols = std::move(chunks[redo[j]].symbols);
-      again[j].matching = chunks[redo[j]].matching;
+      again[j].mode = chunks[redo[j]].mode;
       again[j].frame = chunks[redo[j]].frame;
     }
     encode_chunks(predictor, again, 0, again.size());
@@ -255,22 +184,19 @@ void encode_frames(Predictor& predictor, std::vector<CodedChunk>& chunks, const 
 // std::runtime_error, which reaches the caller as Error(Io) like every other
 // write failure (the CLI then names the errno: "write error: File too large").
 Stats compress(std::istream& in, std::ostream& out, const CompressOptions& options) try {
-  if (options.level < 1 || options.level > 9) throw Error(Error::Kind::Usage, "level must be 1..9");
+  const LevelSettings& level = level_settings(options.level);
   const ModelInfo info = resolve_model(options);
+  PredictorFactory backends(options.device);
   auto session = ModelSession::open(info.path);
   const ModelFile& model = session->model;
   const std::size_t chunk_bytes = std::min<std::size_t>(
-      options.chunk_bytes ? options.chunk_bytes : chunk_bytes_for_level(options.level, model.config.chunk_bytes),
+      options.chunk_bytes ? options.chunk_bytes : largest_chunk_bytes(level, model.config.chunk_bytes),
       kMaxChunkBytes);
   const std::size_t frame_bytes = std::min<std::size_t>(chunk_bytes * kFrameStreams, kMaxFrameBytes);
-  const std::size_t min_chunk_bytes = min_chunk_bytes_for_level(options.level);
-  const Matching matching = matching_for_level(options.level, model.config);
-  const bool adapting = adapts_output(matching);
-  // Output adaptation has no GPU kernels: such levels run on the CPU's threads.
-  const Backend requested = pick_backend(options.device);  // checked either way
-  const Backend backend = adapting ? Backend::Cpu : requested;
-  const Batching batching = plan_batching(backend, options.threads);
-  session->backend = backend;
+  const ChunkMode mode = level_mode(level, model.config.width);
+  const PredictorNeeds needs = needs_of({mode});
+  Device device = backends.device_for(needs);
+  const Batching batching = plan_batching(device, options.threads);
 
   Stats stats;
   stats.model_id = to_hex(session->id);
@@ -286,7 +212,7 @@ Stats compress(std::istream& in, std::ostream& out, const CompressOptions& optio
   };
   // Full frames' counts bound the batch (symbols <= bytes).
   const std::size_t frame_counts_bytes =
-      ContextCounts::table_bytes(counts_shape(matching), frame_bytes);
+      ContextCounts::table_bytes(counts_shape(recipe(mode).counts), frame_bytes);
   std::vector<PendingFrame> pending(
       std::clamp<std::size_t>(kBatchCountsBytes / std::max<std::size_t>(frame_counts_bytes, 1), 1, batching.frames));
   for (auto& f : pending) f.data.resize(frame_bytes);
@@ -303,7 +229,7 @@ Stats compress(std::istream& in, std::ostream& out, const CompressOptions& optio
       at_end = f.size < frame_bytes;
       if (f.size == 0) break;
       ++frames;
-      f.spans = plan_chunks(f.size, chunk_bytes, min_chunk_bytes, kFrameStreams);
+      f.spans = plan_chunks(f.size, chunk_bytes, level.smallest_chunk_bytes, kFrameStreams);
       f.coded_index.assign(f.spans.size(), SIZE_MAX);
       for (std::size_t i = 0; i < f.spans.size(); ++i) {
         const char* data = f.data.data() + f.spans[i].offset;
@@ -313,7 +239,7 @@ Stats compress(std::istream& in, std::ostream& out, const CompressOptions& optio
         chunk_size.push_back(f.spans[i].size);
         chunks.emplace_back();
         chunks.back().frame = static_cast<std::uint32_t>(frames - 1);
-        chunks.back().matching = matching;
+        chunks.back().mode = mode;
       }
     }
     if (frames == 0) break;
@@ -323,7 +249,9 @@ Stats compress(std::istream& in, std::ostream& out, const CompressOptions& optio
                                    chunks[c].symbols);
     });
     if (!chunks.empty())
-      encode_frames(session->predictor(batching.groups, batching.streams(), adapting), chunks, chunk_size);
+      encode_frames(session->predictor(backends, needs, batching.groups, batching.streams(), &device), chunks,
+                    chunk_size);
+    if (!chunks.empty()) note_device(stats, stats.frames, frames, PredictorFactory::describe(device));
 
     for (std::size_t fi = 0; fi < frames; ++fi) {
       const PendingFrame& f = pending[fi];
@@ -335,7 +263,7 @@ Stats compress(std::istream& in, std::ostream& out, const CompressOptions& optio
         const auto* original = reinterpret_cast<const std::uint8_t*>(f.data.data()) + f.spans[i].offset;
         CodedChunk* coded = f.coded_index[i] == SIZE_MAX ? nullptr : &chunks[f.coded_index[i]];
         if (coded != nullptr && coded->payload.size() < f.spans[i].size) {
-          e.mode = chunk_mode(coded->matching);
+          e.mode = coded->mode;
           e.symbol_count = static_cast<std::uint32_t>(coded->symbols.size());
           e.payload_size = static_cast<std::uint32_t>(coded->payload.size());
           frame.payloads.push_back(std::move(coded->payload));
@@ -354,10 +282,12 @@ Stats compress(std::istream& in, std::ostream& out, const CompressOptions& optio
       if (!out) throw Error(Error::Kind::Io, "write error");
       stats.original_bytes += f.size;
       stats.chunks += f.spans.size();
+      ++stats.frames;
       if (options.progress) options.progress(stats.original_bytes, writer.bytes_written());
     }
   }
   writer.finish();
+  stats.notices = backends.take_notices();
   out.flush();
   if (!out) throw Error(Error::Kind::Io, "write error");
   stats.compressed_bytes = writer.bytes_written();
@@ -372,8 +302,8 @@ Stats compress(std::istream& in, std::ostream& out, const CompressOptions& optio
 Stats decompress(std::istream& in, std::ostream& out, const DecompressOptions& options) {
   Stats stats;
   std::map<Sha256Digest, std::unique_ptr<ModelSession>> sessions;
-  const Backend backend = pick_backend(options.device);
-  const Batching batching = plan_batching(backend, options.threads);
+  PredictorFactory backends(options.device);
+  const Batching batching = plan_batching(backends.device_for({}), options.threads);
   try {
     ContainerReader reader(in);
     StreamHeader header;
@@ -383,26 +313,23 @@ Stats decompress(std::istream& in, std::ostream& out, const DecompressOptions& o
       ModelSession* session = nullptr;  // loaded at the first coded chunk
       stats.model_id = to_hex(header.model_id);
       std::vector<Frame> frames(batching.frames);
-      // A stream's frames are all written at one level: if its first adapts
-      // the output (no GPU kernels), the stream runs on the CPU's threads.
+      // A stream's frames are all written at one level: the device for its
+      // first frame's needs plans the stream's batches.
       Batching stream_batching = batching;
-      bool adapting = false, first_frame = true;
+      std::vector<ChunkMode> modes;  // of the batch's coded chunks
+      bool first_frame = true;
       bool stream_end = false;
       while (!stream_end) {
         // Read the batch's frames; their coded chunks are decoded together.
         std::size_t count = 0, counts_bytes = 0;
         std::vector<DecodeTask> tasks;
+        modes.clear();
         while (count < stream_batching.frames && counts_bytes < kBatchCountsBytes) {
           if (!reader.next_frame(frames[count])) {
             stream_end = true;
             break;
           }
           const Frame& frame = frames[count++];
-          const bool adapts = frame_adapts(frame);
-          if (first_frame && adapts && backend != Backend::Cpu)
-            stream_batching = plan_batching(Backend::Cpu, options.threads);
-          first_frame = false;
-          adapting = adapting || adapts;
           ContextCounts::Shape counted;  // the container allows one counted mode a frame
           std::uint64_t counted_symbols = 0;
           for (std::size_t i = 0; i < frame.chunks.size(); ++i) {
@@ -410,24 +337,30 @@ Stats decompress(std::istream& in, std::ostream& out, const DecompressOptions& o
             if (!is_coded(e.mode)) continue;
             if (e.symbol_count > e.original_size) throw corrupt("chunk declares more symbols than bytes");
             tasks.push_back({frame.payloads[i].data(), frame.payloads[i].size(), e.symbol_count, e.original_size,
-                             matching_of(e.mode), static_cast<std::uint32_t>(count - 1), {}});
-            if (counts_shape(matching_of(e.mode)).orders > 0) {
-              counted = counts_shape(matching_of(e.mode));
+                             e.mode, static_cast<std::uint32_t>(count - 1), {}});
+            modes.push_back(e.mode);
+            if (is_counted(e.mode)) {
+              counted = counts_shape(recipe(e.mode).counts);
               counted_symbols += e.symbol_count;
             }
           }
+          if (first_frame) stream_batching = plan_batching(backends.device_for(needs_of(modes)), options.threads);
+          first_frame = false;
           if (counted.orders > 0) counts_bytes += ContextCounts::table_bytes(counted, counted_symbols);
         }
         if (!tasks.empty() && session == nullptr) {
           auto& slot = sessions[header.model_id];
           if (!slot) slot = ModelSession::open(find_model_by_id(options.models, header.model_id));
-          slot->backend = backend;
           session = slot.get();
           stats.model_name = session->model.name;
         }
-        if (!tasks.empty())
-          decode_chunks(session->predictor(stream_batching.groups, stream_batching.streams(), adapting),
-                        *session->tokenizer, tasks, 0, tasks.size());
+        if (!tasks.empty()) {
+          Device device;
+          Predictor& predictor = session->predictor(backends, needs_of(modes), stream_batching.groups,
+                                                    stream_batching.streams(), &device);
+          decode_chunks(predictor, *session->tokenizer, tasks, 0, tasks.size());
+          note_device(stats, stats.frames, count, PredictorFactory::describe(device));
+        }
 
         std::size_t next_task = 0;
         for (std::size_t fi = 0; fi < count; ++fi) {
@@ -452,11 +385,13 @@ Stats decompress(std::istream& in, std::ostream& out, const DecompressOptions& o
           write_out(out, bytes.data(), bytes.size());
           stats.original_bytes += bytes.size();
           stats.chunks += frame.chunks.size();
+          ++stats.frames;
           if (options.progress) options.progress(reader.offset(), stats.original_bytes);
         }
       }
     }
     if (!any_stream) throw corrupt("empty input: not an lmzip stream");
+    stats.notices = backends.take_notices();
     stats.compressed_bytes = reader.offset();
   } catch (const FormatError& e) {
     throw corrupt(e.what());

@@ -51,10 +51,11 @@ template <typename... Parts>
 // Why a chunk entry is invalid, or nullptr if it is valid. Shared by the
 // writer (refuses to write it) and the reader (refuses to accept it).
 const char* chunk_entry_problem(const ChunkEntry& entry) {
-  if (entry.mode != ChunkMode::Stored && !is_coded(entry.mode)) return "unknown chunk mode";
+  const ChunkRecipe* recipe = find_recipe(static_cast<std::uint8_t>(entry.mode));
+  if (recipe == nullptr) return "unknown chunk mode";
   if (entry.original_size == 0) return "empty chunk";
   if (entry.original_size > kMaxChunkBytes) return "chunk larger than the 16 MiB limit";
-  if (entry.mode == ChunkMode::Stored) {
+  if (!recipe->network) {
     if (entry.payload_size != entry.original_size) return "stored chunk whose payload size is not its original size";
     if (entry.symbol_count != 0) return "stored chunk with a symbol count";
   } else {
@@ -65,13 +66,14 @@ const char* chunk_entry_problem(const ChunkEntry& entry) {
   return nullptr;
 }
 
-// Counted chunks of a frame share one table of counts, so one shape.
+// Counted chunks of a frame share one table of counts, so one mode (the
+// chunks' entries are valid).
 bool mixes_count_modes(const std::vector<ChunkEntry>& chunks) {
-  int counted = -1;  // the frame's counted mode so far
+  const ChunkEntry* counted = nullptr;  // the frame's first counted chunk
   for (const ChunkEntry& e : chunks) {
     if (!is_counted(e.mode)) continue;
-    if (counted >= 0 && counted != static_cast<int>(e.mode)) return true;
-    counted = static_cast<int>(e.mode);
+    if (counted != nullptr && counted->mode != e.mode) return true;
+    counted = &e;
   }
   return false;
 }
@@ -114,7 +116,7 @@ void ContainerWriter::write_frame(const Frame& frame) {
   if (frame.original_size() > kMaxFrameBytes)
     throw std::invalid_argument("lmzip container: frame larger than the 64 MiB limit");
   if (mixes_count_modes(frame.chunks))
-    throw std::invalid_argument("lmzip container: frame mixes counted chunk modes (4 to 8)");
+    throw std::invalid_argument("lmzip container: frame mixes chunk modes that keep context counts");
 
   // Frame table: type, count, entries, then the CRC of those bytes.
   std::vector<std::uint8_t> table(1 + 4 + kChunkEntryBytes * count + 4);
@@ -257,7 +259,7 @@ bool ContainerReader::next_frame(Frame& frame) {
   }
   if (frame_bytes > kMaxFrameBytes)
     fail("frame at byte offset ", start, " declares ", frame_bytes, " bytes (limit ", kMaxFrameBytes, ")");
-  if (mixes_count_modes(chunks)) fail("frame at byte offset ", start, " mixes counted chunk modes (4 to 8)");
+  if (mixes_count_modes(chunks)) fail("frame at byte offset ", start, " mixes chunk modes that keep context counts");
 
   // Payloads: every size is now known to be within the limits; read in steps
   // so that memory follows the bytes actually present.

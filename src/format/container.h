@@ -4,7 +4,7 @@
 //   header  := magic "\x89LMZ" | version u8 (=1) | flags u8 (=0) | model id [32] | crc32 u32
 //   frame   := 0x01 | chunk count u32 | chunk entry * count | crc32 u32 (of the bytes from 0x01)
 //              | payloads (in chunk order) | crc32 u32 of the frame's original bytes
-//   chunk entry := mode u8 (0 stored, 1 coded, 2 coded with matches) | original size u32 | symbol count u32 | payload size u32
+//   chunk entry := mode u8 (format/chunk_recipe.h) | original size u32 | symbol count u32 | payload size u32
 //   end     := 0x00 | original size u64 | frame count u64 | crc32 u32 (of the bytes from 0x00)
 // All integers little-endian. Several streams may follow each other (cat a.lmz b.lmz).
 // Depends only on the standard library and src/hash.
@@ -16,6 +16,8 @@
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "format/chunk_recipe.h"
 
 namespace lmzip {
 
@@ -31,39 +33,6 @@ class FormatError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
-
-// Coded: the model's tables alone; CodedMatched: mixed with a MatchModel
-// over the chunk's own history; CodedFrameMatched: and with the history of
-// the frame's other such chunks (src/engine/match_model.h); CodedFrameCounted:
-// and with the frame's context counts (src/engine/context_counts.h);
-// CodedFrameCountedWide: with counts of more orders and followers;
-// CodedFrameCountedLarge: as Wide, with larger tables for large frames;
-// CodedAdapted: as Large, with the frame's output adaptation;
-// CodedAdaptedNarrow: as CodedFrameCounted, with output adaptation. A
-// frame's counted chunks are all of one of the modes 4 to 8.
-enum class ChunkMode : std::uint8_t {
-  Stored = 0,
-  Coded = 1,
-  CodedMatched = 2,
-  CodedFrameMatched = 3,
-  CodedFrameCounted = 4,
-  CodedFrameCountedWide = 5,
-  CodedFrameCountedLarge = 6,
-  CodedAdapted = 7,
-  CodedAdaptedNarrow = 8
-};
-inline bool is_coded(ChunkMode mode) {
-  return mode == ChunkMode::Coded || mode == ChunkMode::CodedMatched || mode == ChunkMode::CodedFrameMatched ||
-         mode == ChunkMode::CodedFrameCounted || mode == ChunkMode::CodedFrameCountedWide ||
-         mode == ChunkMode::CodedFrameCountedLarge || mode == ChunkMode::CodedAdapted ||
-         mode == ChunkMode::CodedAdaptedNarrow;
-}
-// Modes 4 to 8 keep the frame's context counts, whose shape the mode sets.
-inline bool is_counted(ChunkMode mode) {
-  return mode == ChunkMode::CodedFrameCounted || mode == ChunkMode::CodedFrameCountedWide ||
-         mode == ChunkMode::CodedFrameCountedLarge || mode == ChunkMode::CodedAdapted ||
-         mode == ChunkMode::CodedAdaptedNarrow;
-}
 
 struct ChunkEntry {
   ChunkMode mode = ChunkMode::Stored;

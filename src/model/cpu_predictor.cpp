@@ -13,7 +13,6 @@
 #include "model/int8_gemm.h"
 #include "model/int_ops.h"
 #include "model/network.h"
-#include "model/output_adaptation.h"
 
 namespace lmzip {
 
@@ -380,7 +379,7 @@ class CpuPredictor final : public Predictor {
   std::uint32_t max_streams() const override { return max_streams_; }
   void reset(std::uint32_t slot) override { position_.at(slot) = 0; }
 
-  void attach(OutputAdaptation* adaptation, std::uint32_t stride, std::uint32_t offset) override {
+  void attach(OutputAdjustment* adaptation, std::uint32_t stride, std::uint32_t offset) override {
     if (adaptation != nullptr) adaptation->set_width(cfg_.width);
     adaptation_ = adaptation;
     slot_stride_ = stride;
@@ -580,7 +579,7 @@ class CpuPredictor final : public Predictor {
   std::vector<std::int16_t> weights_;  // scratch [rows + 2]
   std::vector<std::int32_t> sums_;     // scratch [2 * pairs]
   std::vector<std::int64_t> logits_;  // scratch [V]
-  OutputAdaptation* adaptation_ = nullptr;
+  OutputAdjustment* adaptation_ = nullptr;
   std::uint32_t slot_stride_ = 1, slot_offset_ = 0;
   std::vector<std::uint32_t> step_slots_;   // the last step's slots, for learn()
   std::vector<std::int32_t> row_group_;     // the last step's rows' frames (-1: none)

@@ -29,9 +29,6 @@ namespace {
 namespace ck = cuda_kernels;
 
 constexpr std::uint32_t kMaxExactInner = 1024;
-// Ranges asked per table in one ranges_of_many() (the engine asks up to
-// 283 in chunk mode 6: engine/table_mixer.h); more go a column at a time.
-constexpr std::size_t kMaxRangesPerRow = 288;
 
 void cuda_check(cudaError_t e, const char* what) {
   if (e != cudaSuccess) throw std::runtime_error(std::string("CUDA ") + what + ": " + cudaGetErrorString(e));
@@ -142,16 +139,17 @@ class PinnedBuffer {
 
 class CudaPredictor final : public Predictor {
  public:
-  CudaPredictor(const ModelFile& model, std::uint32_t max_streams)
+  CudaPredictor(const ModelFile& model, std::uint32_t max_streams, std::size_t ranges_per_row)
       : model_(model),
         cfg_(model.config),
         max_streams_(max_streams),
+        max_ranges_per_row_(std::max<std::size_t>(ranges_per_row, 1)),
         device_(at::kCUDA, c10::cuda::current_device()),
         stream_(c10::cuda::getStreamFromPool(false, device_.index())),
         position_(max_streams, 0),
         host_rows_(std::size_t{3} * max_streams * sizeof(std::int32_t)),
         host_freqs_(std::size_t{max_streams} * model.config.vocab_size * sizeof(std::uint32_t)),
-        host_io_(std::size_t{max_streams} * kMaxRangesPerRow * sizeof(SymbolRange)) {
+        host_io_(std::size_t{max_streams} * max_ranges_per_row_ * sizeof(SymbolRange)) {
     if (max_streams == 0) throw std::invalid_argument("cuda predictor: max_streams must be positive");
     exact_matmul_settings();
     c10::cuda::CUDAGuard device_guard(device_);
@@ -206,9 +204,9 @@ class CudaPredictor final : public Predictor {
     hidden_ = at::zeros({max_streams, cfg_.ffn}, f32);
     freqs_ = at::zeros({max_streams, cfg_.vocab_size}, i32);
     totals_ = at::zeros({max_streams}, at::TensorOptions().dtype(at::kLong).device(device_));
-    step_symbols_ = at::zeros({static_cast<std::int64_t>(max_streams * kMaxRangesPerRow)}, i32);
+    step_symbols_ = at::zeros({static_cast<std::int64_t>(max_streams * max_ranges_per_row_)}, i32);
     step_targets_ = at::zeros({max_streams}, at::TensorOptions().dtype(at::kLong).device(device_));
-    ranges_ = at::zeros({static_cast<std::int64_t>(max_streams * kMaxRangesPerRow * sizeof(SymbolRange))},
+    ranges_ = at::zeros({static_cast<std::int64_t>(max_streams * max_ranges_per_row_ * sizeof(SymbolRange))},
                         at::TensorOptions().dtype(at::kByte).device(device_));
     cuda_check(cudaStreamSynchronize(stream_.stream()), "weights to the device");
   }
@@ -308,7 +306,7 @@ class CudaPredictor final : public Predictor {
   void ranges_of(const std::uint32_t* symbols, SymbolRange* out) override { ranges_of_many(symbols, 1, out); }
 
   void ranges_of_many(const std::uint32_t* symbols, std::size_t per_row, SymbolRange* out) override {
-    if (per_row > kMaxRangesPerRow) return Predictor::ranges_of_many(symbols, per_row, out);  // a column at a time
+    if (per_row > max_ranges_per_row_) return Predictor::ranges_of_many(symbols, per_row, out);  // a column at a time
     const std::size_t n = advanced_rows() * per_row;
     if (n == 0) return;
     for (std::size_t i = 0; i < n; ++i)
@@ -366,6 +364,7 @@ class CudaPredictor final : public Predictor {
   const ModelFile& model_;
   const ModelConfig cfg_;
   const std::uint32_t max_streams_;
+  const std::size_t max_ranges_per_row_;  // ranges_of_many() moves up to this many a row in one transfer
   const at::Device device_;
   c10::cuda::CUDAStream stream_;
   std::vector<std::uint32_t> position_;
@@ -398,10 +397,11 @@ std::string cuda_description() {
   return std::string("CUDA: ") + prop.name;
 }
 
-std::unique_ptr<Predictor> make_cuda_predictor(const ModelFile& model, std::uint32_t max_streams) {
+std::unique_ptr<Predictor> make_cuda_predictor(const ModelFile& model, std::uint32_t max_streams,
+                                               std::size_t ranges_per_row) {
   if (!cuda_available())
     throw std::runtime_error("CUDA requested, but no CUDA device is available (use --device cpu)");
-  auto predictor = std::make_unique<CudaPredictor>(model, max_streams);
+  auto predictor = std::make_unique<CudaPredictor>(model, max_streams, ranges_per_row);
   // Self-test on the device, in slot 0, before anything is coded with it: the
   // proof, at every start, that this GPU computes the integer network exactly.
   if (selftest_digest(*predictor, model) != model.selftest_digest)

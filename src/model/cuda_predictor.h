@@ -22,7 +22,9 @@ std::string cuda_description();
 // libtorch (float32 over integer values, TF32 off, exact), integer glue in
 // fused CUDA kernels. Runs the model's self-test on the device first and
 // throws std::runtime_error if it fails, or if CUDA is not available.
-// The model must outlive the predictor.
-std::unique_ptr<Predictor> make_cuda_predictor(const ModelFile& model, std::uint32_t max_streams);
+// The model must outlive the predictor. ranges_of_many() moves up to
+// `ranges_per_row` ranges a row in one transfer, more a column at a time.
+std::unique_ptr<Predictor> make_cuda_predictor(const ModelFile& model, std::uint32_t max_streams,
+                                               std::size_t ranges_per_row = 1);
 
 }  // namespace lmzip

@@ -13,7 +13,7 @@ std::string cuda_description() {
   return "CUDA: not built in (configure with -DLMZIP_CUDA=ON against a CUDA-enabled libtorch, see docs/gpu.md)";
 }
 
-std::unique_ptr<Predictor> make_cuda_predictor(const ModelFile&, std::uint32_t) {
+std::unique_ptr<Predictor> make_cuda_predictor(const ModelFile&, std::uint32_t, std::size_t) {
   throw std::runtime_error(
       "this lmzip was built without CUDA support; rebuild with scripts/build-cuda.sh (docs/gpu.md) or use --device cpu");
 }

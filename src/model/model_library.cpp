@@ -1,4 +1,4 @@
-// Finding model files: by level when compressing, by content hash when
+// Finding model files: by name when compressing, by content hash when
 // decompressing (the stream names its model only by the SHA-256 of the file).
 #include "model/model_library.h"
 
@@ -144,32 +144,24 @@ std::vector<std::string> ModelSearch::directories() const {
   return dirs;
 }
 
-std::string model_file_name_for_level(int level) {
-  if (level < 1 || level > 9) throw Error(Error::Kind::Usage, "level " + std::to_string(level) + " is outside 1..9");
-  if (level <= 3) return "fast.lmzm";
-  if (level <= 6) return "default.lmzm";
-  return "max.lmzm";
-}
-
-std::string find_model_for_level(const ModelSearch& search, int level) {
-  const std::string wanted = model_file_name_for_level(level);
+std::string find_model_file(const ModelSearch& search, const std::string& name, const std::string& fallback,
+                            const std::string& what) {
   if (!search.explicit_path.empty()) {
     if (is_regular_file(search.explicit_path)) return search.explicit_path;
     throw Error(Error::Kind::ModelMissing, "model file " + search.explicit_path + " not found");
   }
   const std::vector<std::string> dirs = search.directories();
-  std::vector<std::string> names{wanted};
-  if (wanted != "default.lmzm") names.push_back("default.lmzm");
-  for (const auto& name : names) {
+  std::vector<std::string> names{name};
+  if (!fallback.empty() && fallback != name) names.push_back(fallback);
+  for (const auto& n : names) {
     for (const auto& dir : dirs) {
-      const std::string path = dir + "/" + name;
+      const std::string path = dir + "/" + n;
       if (is_regular_file(path)) return path;
     }
   }
   std::string looked_for = names[0] + (names.size() > 1 ? " or " + names[1] : "");
-  throw Error(Error::Kind::ModelMissing, "no model for level " + std::to_string(level) + ": " + looked_for +
-                                             " not found (searched: " + join(dirs) +
-                                             "); pass one with -m FILE or set LMZIP_MODEL_PATH");
+  throw Error(Error::Kind::ModelMissing, "no model for " + what + ": " + looked_for + " not found (searched: " +
+                                             join(dirs) + "); pass one with -m FILE or set LMZIP_MODEL_PATH");
 }
 
 std::string find_model_by_id(const ModelSearch& search, const Sha256Digest& id) {
@@ -215,11 +207,11 @@ Sha256Digest hash_file(const std::string& path) {
   return hasher.finish();
 }
 
-ModelInfo resolve_model(const CompressOptions& options) {
+ModelInfo model_info(const std::string& path) {
   ModelInfo info;
-  info.path = find_model_for_level(options.models, options.level);
-  info.name = read_model_name(info.path);
-  info.id = to_hex(cached_hash(info.path));
+  info.path = path;
+  info.name = read_model_name(path);
+  info.id = to_hex(cached_hash(path));
   return info;
 }
 

@@ -1,4 +1,4 @@
-// Finding model files: by level for compression, by id for decompression.
+// Finding model files: by name for compression, by id for decompression.
 #pragma once
 #include <string>
 #include <vector>
@@ -8,14 +8,15 @@
 
 namespace lmzip {
 
-// File name of the model for a level: 1-3 "fast.lmzm", 4-6 "default.lmzm",
-// 7-9 "max.lmzm". A level whose model is not installed falls back to
-// "default.lmzm".
-std::string model_file_name_for_level(int level);
+// The path of the model compress() uses: search.explicit_path if set, else
+// the first file called `name`, else `fallback` (if not empty), in the
+// search directories. Throws Error(ModelMissing) naming `what` it was for
+// ("level 5") and the directories searched.
+std::string find_model_file(const ModelSearch& search, const std::string& name, const std::string& fallback,
+                            const std::string& what);
 
-// The path compress() should use. Throws Error(ModelMissing) naming the
-// directories searched.
-std::string find_model_for_level(const ModelSearch& search, int level);
+// The model file's path, name and id (hashes are cached per file).
+ModelInfo model_info(const std::string& path);
 
 // The path of a model file whose SHA-256 is id, searching explicit_path first,
 // then every *.lmzm in the directories. Throws Error(ModelMissing) with the id

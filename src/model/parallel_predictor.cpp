@@ -103,7 +103,7 @@ class ParallelPredictor : public Predictor {
     });
   }
 
-  void attach(OutputAdaptation* adaptation, std::uint32_t stride, std::uint32_t offset) override {
+  void attach(OutputAdjustment* adaptation, std::uint32_t stride, std::uint32_t offset) override {
     const auto parts = static_cast<std::uint32_t>(parts_.size());
     for (std::uint32_t k = 0; k < parts; ++k) parts_[k]->attach(adaptation, stride * parts, offset + k * stride);
   }

@@ -29,7 +29,7 @@ void Predictor::for_row_ranges(std::size_t n, const std::function<void(std::size
   fn(0, n);
 }
 
-void Predictor::attach(OutputAdaptation* adaptation, std::uint32_t, std::uint32_t) {
+void Predictor::attach(OutputAdjustment* adaptation, std::uint32_t, std::uint32_t) {
   if (adaptation != nullptr) throw std::logic_error("this backend has no output adaptation");
 }
 

@@ -10,7 +10,30 @@
 
 namespace lmzip {
 
-class OutputAdaptation;
+// A per-frame term that a predictor adds to its rows' logits, learned while
+// coding (adapt/output_adaptation.h implements it; docs/format.md defines
+// it). The predictor hands it each row's final-norm output (the output
+// layer's int8 input) and, after the row is coded, the row's table.
+class OutputAdjustment {
+ public:
+  virtual ~OutputAdjustment() = default;
+  // The width of x, set by the network when attached.
+  virtual void set_width(std::uint32_t width) = 0;
+  // The frame whose term slot s adds (-1: none).
+  virtual std::int32_t group(std::uint32_t slot) const = 0;
+  // out[i][o]: what row i (final-norm output x[i], of frame `group`) adds to logit o.
+  virtual void adjustments(std::uint32_t group, const std::int8_t* x, std::size_t n, std::int32_t* out) const = 0;
+  // Slot s coded `symbol` from table f (total `total`) with final-norm output x.
+  virtual void record(std::uint32_t slot, const std::uint32_t* f, std::uint64_t total, std::uint32_t symbol,
+                      const std::int8_t* x) = 0;
+};
+
+// What a run of chunks asks of a predictor beyond the tables (the backend
+// factory, model/backend.h, picks a device that has it).
+struct PredictorNeeds {
+  bool adapts_output = false;      // an OutputAdjustment attached (Predictor::attach)
+  std::size_t ranges_per_row = 1;  // the most symbols asked of one table in ranges_of_many()
+};
 
 // What a range coder needs of one table and one symbol in it.
 struct SymbolRange {
@@ -57,12 +80,12 @@ class Predictor {
   // must not call the predictor.
   virtual void for_row_ranges(std::size_t n, const std::function<void(std::size_t, std::size_t)>& fn);
 
-  // Output adaptation (model/output_adaptation.h), the one exception to the
+  // Output adaptation (OutputAdjustment above), the one exception to the
   // rule above: a slot that `adaptation` assigns to a frame adds that frame's
   // learned term to its logits. Slot s here is slot s * stride + offset there.
   // nullptr detaches. The CPU backend has it; the others throw
   // std::logic_error.
-  virtual void attach(OutputAdaptation* adaptation, std::uint32_t stride = 1, std::uint32_t offset = 0);
+  virtual void attach(OutputAdjustment* adaptation, std::uint32_t stride = 1, std::uint32_t offset = 0);
   // After the rows of the last advance() coded symbols[i]: records each
   // row's contribution with the attached adaptation.
   virtual void learn(const std::uint32_t* symbols);

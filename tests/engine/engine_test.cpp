@@ -8,6 +8,7 @@
 
 #include "engine/chunk_coder.h"
 #include "engine/chunker.h"
+#include "engine/levels.h"
 #include "format/container.h"
 #include "hash/crc32.h"
 #include "lmzip/lmzip.h"
@@ -87,7 +88,7 @@ std::string text(std::size_t n) {
 
 TEST(Chunker, PlansCoverTheFrameExactly) {
   for (std::size_t size : {0ul, 1ul, 8191ul, 8192ul, 100000ul, 16777216ul}) {
-    const auto spans = plan_chunks(size, 65536, kMinChunkBytes, kFrameStreams);
+    const auto spans = plan_chunks(size, 65536, 8192, kFrameStreams);
     std::size_t offset = 0;
     for (const auto& s : spans) {
       EXPECT_EQ(s.offset, offset);
@@ -97,24 +98,24 @@ TEST(Chunker, PlansCoverTheFrameExactly) {
     EXPECT_EQ(offset, size);
     EXPECT_LE(spans.size(), kFrameStreams);
   }
-  EXPECT_EQ(plan_chunks(100000, 65536, kMinChunkBytes, kFrameStreams).size(), 12u);  // short input: more, smaller chunks
-  EXPECT_EQ(plan_chunks(100000, 65536, 4 * kMinChunkBytes, kFrameStreams).size(), 3u);
-  EXPECT_EQ(plan_chunks(100000, 4096, 4 * kMinChunkBytes, kFrameStreams).size(), 25u);  // chunk_bytes wins
+  EXPECT_EQ(plan_chunks(100000, 65536, 8192, kFrameStreams).size(), 12u);  // short input: more, smaller chunks
+  EXPECT_EQ(plan_chunks(100000, 65536, 32768, kFrameStreams).size(), 3u);
+  EXPECT_EQ(plan_chunks(100000, 4096, 32768, kFrameStreams).size(), 25u);  // chunk_bytes wins
 }
 
 // Level 9 cuts a frame into a few long chunks, the others into many short ones.
 TEST(Chunker, BestLevelCodesFewLongChunks) {
   const std::size_t size = 2473400;  // world192.txt
   auto chunks = [&](int level) {
-    return plan_chunks(size, chunk_bytes_for_level(level, 65536), min_chunk_bytes_for_level(level), kFrameStreams)
-        .size();
+    const LevelSettings& l = level_settings(level);
+    return plan_chunks(size, largest_chunk_bytes(l, 65536), l.smallest_chunk_bytes, kFrameStreams).size();
   };
   EXPECT_EQ(chunks(9), 4u);
   EXPECT_EQ(chunks(8), 150u);
   EXPECT_EQ(chunks(5), 150u);
   EXPECT_EQ(chunks(1), 256u);
-  EXPECT_EQ(chunk_bytes_for_level(9, 4u << 20), 4u << 20);  // a model's larger chunks stay
-  EXPECT_EQ(chunk_bytes_for_level(5, 65536), 65536u);
+  EXPECT_EQ(largest_chunk_bytes(level_settings(9), 4u << 20), 4u << 20);  // a model's larger chunks stay
+  EXPECT_EQ(largest_chunk_bytes(level_settings(5), 65536), 65536u);
 }
 
 TEST(Chunker, RandomBytesAreNotWorthModelling) {
@@ -129,35 +130,35 @@ TEST(Chunker, RandomBytesAreNotWorthModelling) {
   EXPECT_TRUE(worth("a"));
 }
 
-// With no matches, chunk matches, frame matches, counts and output adaptation: chunks of random symbols
+// Every coded chunk mode of the recipe table: chunks of random symbols
 // and chunks that repeat themselves and each other (where the match models
 // predict), of many lengths, in two frames.
 TEST(ChunkCoder, RoundTripsCodedChunksOfDifferentLengths) {
   const ModelFile m = ModelFile::random(tiny_config(), 5);
   auto predictor = make_cpu_predictor(m, 4);  // fewer slots than chunks: slots are reused
   const auto tokenizer = Tokenizer::bytes();
-  for (const Matching matching :
-       {Matching::None, Matching::Chunk, Matching::Frame, Matching::FrameCounts, Matching::FrameCountsWide,
-        Matching::FrameCountsLarge, Matching::FrameCountsAdapted, Matching::FrameCountsNarrowAdapted}) {
+  for (const ChunkRecipe& recipe : kChunkRecipes) {
+    if (!recipe.network) continue;
+    const ChunkMode mode = recipe.mode;
     std::vector<CodedChunk> chunks(12);
     for (std::size_t i = 0; i < chunks.size(); ++i) {
       std::string s = random_bytes(i * 37, static_cast<unsigned>(i));
       if (i % 2) s = s.substr(0, i * 5) + s.substr(0, i * 5) + s.substr(i, i * 9) + s.substr(0, i * 5);
       chunks[i].symbols.assign(s.begin(), s.end());
       for (auto& v : chunks[i].symbols) v &= 0xFF;
-      chunks[i].matching = matching;
+      chunks[i].mode = mode;
       chunks[i].frame = i < 7 ? 0 : 1;
     }
     encode_chunks(*predictor, chunks, 0, chunks.size());
     std::vector<DecodeTask> tasks;
     for (auto& c : chunks)
       tasks.push_back({c.payload.data(), c.payload.size(), static_cast<std::uint32_t>(c.symbols.size()),
-                       static_cast<std::uint32_t>(c.symbols.size()), c.matching, c.frame, {}});
+                       static_cast<std::uint32_t>(c.symbols.size()), c.mode, c.frame, {}});
     decode_chunks(*predictor, *tokenizer, tasks, 0, tasks.size());
     for (std::size_t i = 0; i < chunks.size(); ++i) {
       std::string expected;
       tokenizer->decode(chunks[i].symbols.data(), chunks[i].symbols.size(), expected);
-      EXPECT_EQ(tasks[i].bytes, expected) << i << " matching " << static_cast<int>(matching);
+      EXPECT_EQ(tasks[i].bytes, expected) << i << " " << recipe.name;
       // The coder stays within a few bytes of the model's ideal length.
       EXPECT_LE(chunks[i].payload.size() * 8.0, chunks[i].ideal_bits + 80) << i;
     }
@@ -175,7 +176,7 @@ TEST(ChunkCoder, MatchesShrinkRepeats) {
     const std::string s = part + part + part;
     chunks[i].symbols.assign(s.begin(), s.end());
     for (auto& v : chunks[i].symbols) v &= 0xFF;
-    chunks[i].matching = i == 1 ? Matching::Chunk : Matching::None;
+    chunks[i].mode = i == 1 ? ChunkMode::CodedMatched : ChunkMode::Coded;
   }
   encode_chunks(*predictor, chunks, 0, chunks.size());
   // The first copy costs what it costs without matches; the two repeats almost nothing.
@@ -202,7 +203,7 @@ TEST(ChunkCoder, FrameMatchesFindOtherChunksOfTheFrame) {
   std::vector<DecodeTask> tasks;
   for (auto& c : chunks)
     tasks.push_back({c.payload.data(), c.payload.size(), static_cast<std::uint32_t>(c.symbols.size()),
-                     static_cast<std::uint32_t>(c.symbols.size()), c.matching, c.frame, {}});
+                     static_cast<std::uint32_t>(c.symbols.size()), c.mode, c.frame, {}});
   decode_chunks(*predictor, *tokenizer, tasks, 0, tasks.size());
   for (std::size_t i = 0; i < chunks.size(); ++i) EXPECT_EQ(tasks[i].bytes, texts[i]) << i;
 }
@@ -215,7 +216,7 @@ TEST(ChunkCoder, CorruptChunkStopsAtTheEndOfItsPayload) {
   const auto tokenizer = Tokenizer::bytes();
   const std::uint8_t payload[] = {0x9c, 0x41, 0xe7, 0x05};
   std::vector<DecodeTask> tasks;
-  tasks.push_back({payload, sizeof payload, 1000000, 1000000, Matching::Frame, 0, {}});
+  tasks.push_back({payload, sizeof payload, 1000000, 1000000, ChunkMode::CodedFrameMatched, 0, {}});
   decode_chunks(*predictor, *tokenizer, tasks, 0, tasks.size());
   EXPECT_TRUE(tasks[0].overrun);
   EXPECT_LT(tasks[0].bytes.size(), 100u);
@@ -269,7 +270,7 @@ TEST(Engine, DecodesChunksCodedWithoutMatches) {
   std::vector<CodedChunk> chunks(2);
   for (std::size_t i = 0; i < chunks.size(); ++i) {
     tokenizer->encode(reinterpret_cast<const std::uint8_t*>(parts[i].data()), parts[i].size(), chunks[i].symbols);
-    chunks[i].matching = i == 1 ? Matching::Chunk : Matching::None;
+    chunks[i].mode = i == 1 ? ChunkMode::CodedMatched : ChunkMode::Coded;
   }
   encode_chunks(*predictor, chunks, 0, chunks.size());
   std::ostringstream out;
@@ -319,9 +320,8 @@ std::vector<ChunkMode> coded_modes(const std::string& stream) {
   return modes;
 }
 
-// Level 1 codes without output adaptation, levels 2 to 9 with it (2 and 4
-// over the small counts, mode 8; the rest mode 7); a network wider than the
-// adaptation allows keeps 0.9's modes at every level.
+// Each level writes its row's mode of the level table; a network wider than
+// the output adaptation allows, the row's mode without adaptation.
 TEST(Engine, LevelsPickTheirChunkModes) {
   const fs::path dir = fs::path(random_model_path()).parent_path();
   ModelConfig wide = tiny_config();
@@ -342,14 +342,62 @@ TEST(Engine, LevelsPickTheirChunkModes) {
     EXPECT_FALSE(modes.empty());
     return modes.empty() ? ChunkMode::Stored : modes.front();
   };
-  EXPECT_EQ(modes_at(random_model_path(), 1), ChunkMode::CodedFrameCounted);
-  EXPECT_EQ(modes_at(random_model_path(), 2), ChunkMode::CodedAdaptedNarrow);
-  EXPECT_EQ(modes_at(random_model_path(), 3), ChunkMode::CodedAdapted);
-  EXPECT_EQ(modes_at(random_model_path(), 4), ChunkMode::CodedAdaptedNarrow);
-  EXPECT_EQ(modes_at(random_model_path(), 5), ChunkMode::CodedAdapted);
-  EXPECT_EQ(modes_at(random_model_path(), 9), ChunkMode::CodedAdapted);
-  EXPECT_EQ(modes_at(wide_path, 2), ChunkMode::CodedFrameCounted);
-  EXPECT_EQ(modes_at(wide_path, 5), ChunkMode::CodedFrameCountedLarge);
+  for (const LevelSettings& level : kLevels) {
+    EXPECT_EQ(modes_at(random_model_path(), level.level), level.mode) << level.level;
+    EXPECT_TRUE(recipe(level.mode_without_adaptation).network && !recipe(level.mode_without_adaptation).adapts_output);
+  }
+  EXPECT_EQ(modes_at(wide_path, 2), level_settings(2).mode_without_adaptation);
+  EXPECT_EQ(modes_at(wide_path, 5), level_settings(5).mode_without_adaptation);
+  // The table's meaning, once: -1 has no adaptation, the rest adapt.
+  EXPECT_FALSE(recipe(level_settings(1).mode).adapts_output);
+  for (int l = 2; l <= kMaxLevel; ++l) EXPECT_TRUE(recipe(level_settings(l).mode).adapts_output) << l;
+}
+
+TEST(Engine, LevelsOutsideTheTableAreUsageErrors) {
+  for (int level : {-1, kMinLevel - 1 == 0 ? 10 : kMinLevel - 1, kMaxLevel + 1}) {
+    CompressOptions o;
+    o.models.explicit_path = random_model_path();
+    o.level = level;
+    std::istringstream is("abc");
+    std::ostringstream os;
+    try {
+      compress(is, os, o);
+      ADD_FAILURE() << "level " << level << " accepted";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), Error::Kind::Usage) << level;
+      EXPECT_NE(std::string(e.what()).find("outside 1..9"), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_EQ(&level_settings(0), &level_settings(kDefaultLevel));
+  EXPECT_EQ(default_level(), kDefaultLevel);
+}
+
+// -v's report: which device ran which frames.
+TEST(Engine, StatsSayWhichDeviceRanTheFrames) {
+  CompressOptions o;
+  o.models.explicit_path = random_model_path();
+  o.device = "cpu";
+  o.level = 1;
+  o.chunk_bytes = 1024;  // frames of 256 KiB
+  const std::string in = text(600000);
+  std::istringstream is(in);
+  std::ostringstream os;
+  const Stats s = compress(is, os, o);
+  ASSERT_EQ(s.frames, 3u);
+  ASSERT_EQ(s.devices.size(), 1u);
+  EXPECT_EQ(s.devices[0].first_frame, 0u);
+  EXPECT_EQ(s.devices[0].frames, 3u);
+  EXPECT_EQ(s.devices[0].device, "CPU");
+  EXPECT_TRUE(s.notices.empty());
+  DecompressOptions d;
+  d.models.explicit_path = random_model_path();
+  d.device = "cpu";
+  std::istringstream zs(os.str());
+  std::ostringstream out;
+  const Stats back = decompress(zs, out, d);
+  EXPECT_EQ(out.str(), in);
+  ASSERT_EQ(back.devices.size(), 1u);
+  EXPECT_EQ(back.devices[0].frames, 3u);
 }
 
 TEST(Engine, ConcatenatedStreamsDecodeToConcatenatedInputs) {

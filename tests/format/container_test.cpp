@@ -372,7 +372,7 @@ TEST(Container, RejectsEndBlockThatDisagreesWithTheFrames) {
 
 TEST(Container, RejectsInvalidChunkEntries) {
   const std::vector<ChunkEntry> invalid = {
-      {static_cast<ChunkMode>(9), 2, 1, 1},  // unknown mode
+      {static_cast<ChunkMode>(std::size(kChunkRecipes)), 2, 1, 1},  // unknown mode
       {ChunkMode::Stored, 0, 0, 0},          // empty
       {ChunkMode::Stored, 5, 0, 4},          // stored but shorter
       {ChunkMode::Stored, 5, 1, 5},          // stored with symbols
@@ -393,9 +393,10 @@ TEST(Container, RejectsInvalidChunkEntries) {
 
 // Counted chunks of a frame share its counts, so they share one mode.
 TEST(Container, RejectsAFrameMixingCountModes) {
-  const ChunkMode counted[] = {ChunkMode::CodedFrameCounted, ChunkMode::CodedFrameCountedWide,
-                               ChunkMode::CodedFrameCountedLarge, ChunkMode::CodedAdapted,
-                               ChunkMode::CodedAdaptedNarrow};
+  std::vector<ChunkMode> counted;  // every mode with counts, from the recipe table
+  for (const ChunkRecipe& r : kChunkRecipes)
+    if (r.counts != CountsKind::None) counted.push_back(r.mode);
+  ASSERT_GE(counted.size(), 2u);
   for (ChunkMode a : counted)
     for (ChunkMode b : counted) {
       // Other modes may sit beside a counted one.
@@ -410,7 +411,7 @@ TEST(Container, RejectsAFrameMixingCountModes) {
       if (a == b) {
         EXPECT_EQ(error.find("mixes"), std::string::npos) << error;
       } else {
-        EXPECT_NE(error.find("frame at byte offset 42 mixes counted chunk modes (4 to 8)"), std::string::npos)
+        EXPECT_NE(error.find("frame at byte offset 42 mixes chunk modes that keep context counts"), std::string::npos)
             << error;
       }
     }

@@ -87,18 +87,6 @@ TEST_F(ModelLibrary, DirectoriesAreListedOnce) {
   EXPECT_EQ(ModelSearch{}.directories(), expected);
 }
 
-TEST_F(ModelLibrary, LevelsMapToModelNames) {
-  EXPECT_EQ(model_file_name_for_level(1), "fast.lmzm");
-  EXPECT_EQ(model_file_name_for_level(3), "fast.lmzm");
-  EXPECT_EQ(model_file_name_for_level(4), "default.lmzm");
-  EXPECT_EQ(model_file_name_for_level(6), "default.lmzm");
-  EXPECT_EQ(model_file_name_for_level(7), "max.lmzm");
-  EXPECT_EQ(model_file_name_for_level(9), "max.lmzm");
-  std::string message;
-  EXPECT_EQ(kind_of([] { model_file_name_for_level(0); }, &message), Error::Kind::Usage);
-  EXPECT_EQ(kind_of([] { model_file_name_for_level(10); }, &message), Error::Kind::Usage);
-}
-
 TEST_F(ModelLibrary, LevelSearchTakesTheFirstDirectoryAndFallsBackToDefault) {
   const std::string a = dir("a"), b = dir("b");
   ::setenv("LMZIP_MODEL_PATH", (a + ":" + b).c_str(), 1);
@@ -106,22 +94,22 @@ TEST_F(ModelLibrary, LevelSearchTakesTheFirstDirectoryAndFallsBackToDefault) {
   write(b + "/default.lmzm", "b default");
   write(b + "/fast.lmzm", "b fast");
   ModelSearch search;
-  EXPECT_EQ(find_model_for_level(search, 2), b + "/fast.lmzm");
-  EXPECT_EQ(find_model_for_level(search, 5), a + "/default.lmzm");
+  EXPECT_EQ(find_model_file(search, "fast.lmzm", "default.lmzm", "level 2"), b + "/fast.lmzm");
+  EXPECT_EQ(find_model_file(search, "default.lmzm", "default.lmzm", "level 5"), a + "/default.lmzm");
   // No max.lmzm on the path: default.lmzm, unless the source tree (searched last) ships one.
   const std::string source_max = kSourceModels + "/max.lmzm";
-  EXPECT_EQ(find_model_for_level(search, 9), fs::exists(source_max) ? source_max : a + "/default.lmzm");
+  EXPECT_EQ(find_model_file(search, "max.lmzm", "default.lmzm", "level 9"), fs::exists(source_max) ? source_max : a + "/default.lmzm");
   write(b + "/max.lmzm", "b max");
-  EXPECT_EQ(find_model_for_level(search, 9), b + "/max.lmzm");
+  EXPECT_EQ(find_model_file(search, "max.lmzm", "default.lmzm", "level 9"), b + "/max.lmzm");
 
   const std::string bin = dir("prefix/bin"), next_to_program = dir("prefix/bin/models");
   write(next_to_program + "/max.lmzm", "next to the program");
   ::unsetenv("LMZIP_MODEL_PATH");
   search.program_path = bin + "/lmzip";
-  EXPECT_EQ(find_model_for_level(search, 8), next_to_program + "/max.lmzm");
+  EXPECT_EQ(find_model_file(search, "max.lmzm", "default.lmzm", "level 8"), next_to_program + "/max.lmzm");
   const std::string shared = dir("prefix/share/lmzip/models");
   write(shared + "/fast.lmzm", "installed");
-  EXPECT_EQ(find_model_for_level(search, 1), bin + "/../share/lmzip/models/fast.lmzm");
+  EXPECT_EQ(find_model_file(search, "fast.lmzm", "default.lmzm", "level 1"), bin + "/../share/lmzip/models/fast.lmzm");
 }
 
 TEST_F(ModelLibrary, ExplicitPathWinsAndMustExist) {
@@ -130,10 +118,10 @@ TEST_F(ModelLibrary, ExplicitPathWinsAndMustExist) {
   write(a + "/default.lmzm", "a default");
   ModelSearch search;
   search.explicit_path = write(root_.string() + "/mine.bin", "mine");
-  EXPECT_EQ(find_model_for_level(search, 5), search.explicit_path);
+  EXPECT_EQ(find_model_file(search, "default.lmzm", "default.lmzm", "level 5"), search.explicit_path);
   search.explicit_path = root_.string() + "/missing.lmzm";
   std::string message;
-  EXPECT_EQ(kind_of([&] { find_model_for_level(search, 5); }, &message), Error::Kind::ModelMissing);
+  EXPECT_EQ(kind_of([&] { find_model_file(search, "default.lmzm", "default.lmzm", "level 5"); }, &message), Error::Kind::ModelMissing);
   EXPECT_NE(message.find("missing.lmzm"), std::string::npos) << message;
 }
 
@@ -144,7 +132,7 @@ TEST_F(ModelLibrary, MissingLevelModelNamesTheDirectories) {
   const std::string a = dir("a");
   ::setenv("LMZIP_MODEL_PATH", (a + ":" + root_.string() + "/never-created").c_str(), 1);
   std::string message;
-  EXPECT_EQ(kind_of([] { find_model_for_level(ModelSearch{}, 2); }, &message), Error::Kind::ModelMissing);
+  EXPECT_EQ(kind_of([] { find_model_file(ModelSearch{}, "fast.lmzm", "default.lmzm", "level 2"); }, &message), Error::Kind::ModelMissing);
   for (const std::string& part : {std::string("fast.lmzm"), std::string("default.lmzm"), a,
                                   root_.string() + "/never-created", kSourceModels, std::string("-m FILE"),
                                   std::string("LMZIP_MODEL_PATH")}) {
@@ -207,22 +195,20 @@ TEST_F(ModelLibrary, HashFileMatchesSha256AndReportsIoErrors) {
   EXPECT_NE(message.find("absent"), std::string::npos);
 }
 
-TEST_F(ModelLibrary, ResolveModelGivesPathNameAndId) {
+TEST_F(ModelLibrary, ModelInfoGivesPathNameAndId) {
   const std::string a = dir("a");
   ::setenv("LMZIP_MODEL_PATH", a.c_str(), 1);
   const ModelFile model = testing::small_model();
   const std::vector<std::uint8_t> bytes = model.serialize();
   const std::string path = write(a + "/fast.lmzm", std::string(bytes.begin(), bytes.end()));
-  CompressOptions options;
-  options.level = 1;
-  const ModelInfo info = resolve_model(options);
+  const ModelInfo info = model_info(find_model_file(ModelSearch{}, "fast.lmzm", "", "level 1"));
   EXPECT_EQ(info.path, path);
   EXPECT_EQ(info.name, "small");
   EXPECT_EQ(info.id, to_hex(sha256(bytes.data(), bytes.size())));
 
   write(path, "LMZX and more bytes than a header needs, surely more than forty-eight");
   std::string message;
-  EXPECT_EQ(kind_of([&] { resolve_model(options); }, &message), Error::Kind::ModelInvalid);
+  EXPECT_EQ(kind_of([&] { model_info(path); }, &message), Error::Kind::ModelInvalid);
   EXPECT_NE(message.find(path), std::string::npos) << message;
 }
 

@@ -1,4 +1,4 @@
-#include "engine/match_model.h"
+#include "adapt/match_model.h"
 
 #include <gtest/gtest.h>
 

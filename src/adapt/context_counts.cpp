@@ -1,4 +1,4 @@
-#include "engine/context_counts.h"
+#include "adapt/context_counts.h"
 
 #include <algorithm>
 #include <stdexcept>
@@ -31,8 +31,8 @@ std::uint8_t weight_bucket(std::uint32_t total, bool one_symbol) {
 }
 
 // log2 of the buckets of order o + 1's table: 2^10..2^max_bits, about one a
-// symbol: 64 bytes each in mode 4 (at most 32 MiB a frame), 128 in mode 5
-// (at most 96 MiB), 192 in mode 6 (at most 481.5 MiB).
+// symbol: 64 bytes each for kNarrow (at most 32 MiB a frame), 128 for kWide
+// (at most 96 MiB), 192 for kWideLarge (at most 481.5 MiB).
 int table_bits(const ContextCounts::Shape& shape, int o, std::uint64_t frame_symbols) {
   return std::clamp(floor_log2(frame_symbols), 10, std::max(10, o == 0 ? shape.first_order_max_bits : shape.max_bits));
 }

@@ -1,34 +1,24 @@
-#include "engine/table_mixer.h"
+#include "adapt/table_mixer.h"
 
 #include <algorithm>
 
 namespace lmzip {
-
-ContextCounts::Shape counts_shape(Matching matching) {
-  switch (matching) {
-    case Matching::FrameCounts:
-    case Matching::FrameCountsNarrowAdapted:
-      return ContextCounts::kNarrow;
-    case Matching::FrameCountsWide:
-      return ContextCounts::kWide;
-    case Matching::FrameCountsLarge:
-    case Matching::FrameCountsAdapted:
-      return ContextCounts::kWideLarge;
-    default:
-      return {};
-  }
-}
 
 namespace {
 
 std::vector<ContextCounts::Chunk> counted_chunks(const std::vector<MatchModels::Chunk>& chunks) {
   std::vector<ContextCounts::Chunk> out;
   out.reserve(chunks.size());
-  for (const auto& c : chunks) out.push_back({c.frame, c.symbol_count, counts_shape(c.matching)});
+  for (const auto& c : chunks) out.push_back({c.frame, c.symbol_count, counts_shape(recipe(c.mode).counts)});
   return out;
 }
 
 }  // namespace
+
+std::size_t TableMixer::max_boosted(ChunkMode mode) {
+  const ContextCounts::Shape shape = counts_shape(recipe(mode).counts);
+  return static_cast<std::size_t>(shape.orders * shape.entries) + (recipe(mode).matches != MatchScope::None ? 1 : 0);
+}
 
 TableMixer::TableMixer(const std::vector<MatchModels::Chunk>& chunks)
     : matches_(chunks), counts_(counted_chunks(chunks)) {}

@@ -1,4 +1,4 @@
-// Output adaptation (chunk mode 7, docs/format.md "Output adaptation"): a
+// Output adaptation (docs/format.md "Output adaptation"): a
 // correction to the network's output layer learned while coding, one per
 // frame. The network is trained on other text; on a file's own vocabulary
 // and layout it is often far off (the bench's trans: 6.1 bits/byte from the
@@ -21,9 +21,11 @@
 #include <cstdint>
 #include <vector>
 
+#include "model/predictor.h"
+
 namespace lmzip {
 
-class OutputAdaptation {
+class OutputAdaptation final : public OutputAdjustment {
  public:
   static constexpr unsigned kLogitShift = 16;
   static constexpr unsigned kStepShift = 12;
@@ -36,24 +38,24 @@ class OutputAdaptation {
   // The width of x, which the predictor's network sets when attached (the
   // matrices are made then); std::invalid_argument if another was set or
   // the width is over kMaxWidth.
-  void set_width(std::uint32_t width);
+  void set_width(std::uint32_t width) override;
 
   std::uint32_t vocab_size() const { return vocab_; }
   std::uint32_t width() const { return width_; }
   // The frame whose matrix slot s uses from now on (-1: none; the start).
   void assign(std::uint32_t slot, std::int32_t group);
-  std::int32_t group(std::uint32_t slot) const { return slot_group_[slot]; }
+  std::int32_t group(std::uint32_t slot) const override { return slot_group_[slot]; }
 
   // adjustments[i][o] = round_shift(sum_j D_g[o][j] x[i][j], 16) for n rows
   // x [n][width] of group g: what row i adds to its logits.
   // Predictors' threads may call it at once.
-  void adjustments(std::uint32_t group, const std::int8_t* x, std::size_t n, std::int32_t* out) const;
+  void adjustments(std::uint32_t group, const std::int8_t* x, std::size_t n, std::int32_t* out) const override;
 
   // Slot s coded `symbol` from table f (vocab_size() entries, total T) with
   // final-norm output x: keeps its contribution for apply(). Slots of a step
   // are distinct, so different threads may record different slots.
   void record(std::uint32_t slot, const std::uint32_t* f, std::uint64_t total, std::uint32_t symbol,
-              const std::int8_t* x);
+              const std::int8_t* x) override;
   // Adds the recorded contributions to rows [first, last) of the matrices;
   // calls for disjoint ranges may run at once. end_step() then forgets them.
   void apply(std::uint32_t first, std::uint32_t last);

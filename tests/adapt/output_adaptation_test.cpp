@@ -1,7 +1,7 @@
 // Output adaptation: its kernels agree with the portable loops, its updates
 // do not depend on the order of rows or on how apply() is split, and a CPU
 // predictor that learns a repeated sequence predicts it better.
-#include "model/output_adaptation.h"
+#include "adapt/output_adaptation.h"
 
 #include <gtest/gtest.h>
 
@@ -14,7 +14,7 @@
 #include "model/model_file.h"
 #include "model/network.h"
 #include "model/predictor.h"
-#include "predictor_checks.h"
+#include "../model/predictor_checks.h"
 
 namespace lmzip {
 namespace {

@@ -1,4 +1,4 @@
-#include "engine/match_model.h"
+#include "adapt/match_model.h"
 
 #include <algorithm>
 
@@ -115,7 +115,7 @@ MatchModels::MatchModels(const std::vector<Chunk>& chunks)
   // entry a declared symbol.
   std::vector<std::uint64_t> frame_symbols;
   for (const Chunk& c : chunks_) {
-    if (!shares_frame(c.matching)) continue;
+    if (!shares_frame(c.mode)) continue;
     if (frame_symbols.size() <= c.frame) frame_symbols.resize(c.frame + 1, 0);
     frame_symbols[c.frame] += c.symbol_count;
   }
@@ -140,7 +140,7 @@ bool MatchModels::predict(const std::uint32_t* ids, const std::uint32_t* positio
   for (std::size_t i = 0; i < n; ++i) {
     const std::uint32_t id = ids[i];
     auto& m = models_[id];
-    if (positions[i] == 0 && chunks_[id].matching != Matching::None) m.emplace(chunks_[id].symbol_count);
+    if (positions[i] == 0 && recipe(chunks_[id].mode).matches != MatchScope::None) m.emplace(chunks_[id].symbol_count);
     if (!m) continue;
     // The longer match predicts (measured 7% smaller than the chunk's first).
     const bool frame_longer = frame_matches_[id].length > m->length();
@@ -188,14 +188,14 @@ void MatchModels::update(std::size_t i, std::uint32_t symbol, bool last) {
   }
   m->update(symbol);
   // Frame chunks keep their history for the others till the run ends.
-  if (last && !shares_frame(chunks_[id].matching)) m.reset();
+  if (last && !shares_frame(chunks_[id].mode)) m.reset();
 }
 
 void MatchModels::end_step(const std::uint32_t* ids, std::size_t n) {
   // Lookups first, so that every row sees the table as of the step's start.
   for (std::size_t i = 0; i < n; ++i) {
     const std::uint32_t id = ids[i];
-    if (!shares_frame(chunks_[id].matching) || !models_[id]) continue;
+    if (!shares_frame(chunks_[id].mode) || !models_[id]) continue;
     FrameMatch& f = frame_matches_[id];
     const auto& h = models_[id]->history();
     const auto size = static_cast<std::uint32_t>(h.size());
@@ -224,7 +224,7 @@ void MatchModels::end_step(const std::uint32_t* ids, std::size_t n) {
   // Each row's newest context whose next symbol is known: the one before its last symbol.
   for (std::size_t i = 0; i < n; ++i) {
     const std::uint32_t id = ids[i];
-    if (!shares_frame(chunks_[id].matching) || !models_[id]) continue;
+    if (!shares_frame(chunks_[id].mode) || !models_[id]) continue;
     const auto& h = models_[id]->history();
     const auto size = static_cast<std::uint32_t>(h.size());
     if (size < kFrameContext + 1) continue;

@@ -1,4 +1,4 @@
-#include "model/output_adaptation.h"
+#include "adapt/output_adaptation.h"
 
 #include <immintrin.h>
 

@@ -1,5 +1,5 @@
 // The frame's own statistics as a third predictor: which symbols followed the
-// last one to the last four (chunk mode 4) or six (modes 5 and 6) symbols, and how
+// last one to the last four or six symbols (by the recipe's CountsKind), and how
 // often, in every chunk of the frame so far in the lock-step. A static network
 // cannot learn a file's vocabulary (names, fields, verses); counts do, and
 // matches only repeat the last occurrence. Mixed with the network's table as a
@@ -10,11 +10,13 @@
 #include <functional>
 #include <vector>
 
+#include "format/chunk_recipe.h"
+
 namespace lmzip {
 
 class ContextCounts {
  public:
-  // What a chunk mode counts: contexts of 1..orders symbols, `entries`
+  // What a kind of counts keeps: contexts of 1..orders symbols, `entries`
   // followers kept per context, in tables of at most 2^max_bits contexts an
   // order (order 1: 2^first_order_max_bits). orders 0: the chunk does not count.
   struct Shape {
@@ -27,9 +29,9 @@ class ContextCounts {
              first_order_max_bits == o.first_order_max_bits;
     }
   };
-  static constexpr Shape kNarrow{4, 15, 17, 17};  // chunk mode 4
-  static constexpr Shape kWide{6, 31, 17, 17};    // chunk mode 5
-  // Chunk mode 6: a large frame's contexts outnumber mode 5's tables (bible.txt
+  static constexpr Shape kNarrow{4, 15, 17, 17};
+  static constexpr Shape kWide{6, 31, 17, 17};
+  // A large frame's contexts outnumber kWide's tables (bible.txt
   // has about 2^20 symbols). On the bench text at -5, tables of 2^19 measured
   // 1.0% smaller (2^20: 1.1%, at twice the memory), then 47 followers a
   // context 0.6% more, 7% slower. Order 1 has at most one context a
@@ -101,5 +103,20 @@ class ContextCounts {
   std::vector<Context> contexts_;          // per row: kMaxOrders
   std::vector<std::uint32_t> symbols_;     // per row: the symbol coded
 };
+
+// The counts a recipe's kind keeps (orders 0: none).
+constexpr ContextCounts::Shape counts_shape(CountsKind kind) {
+  switch (kind) {
+    case CountsKind::Narrow:
+      return ContextCounts::kNarrow;
+    case CountsKind::Wide:
+      return ContextCounts::kWide;
+    case CountsKind::WideLarge:
+      return ContextCounts::kWideLarge;
+    case CountsKind::None:
+      break;
+  }
+  return {};
+}
 
 }  // namespace lmzip

@@ -1,4 +1,4 @@
-#include "engine/table_mixer.h"
+#include "adapt/table_mixer.h"
 
 #include <gtest/gtest.h>
 
@@ -37,7 +37,7 @@ std::vector<std::uint32_t> markov_text(std::size_t n, unsigned seed, std::uint32
 // Codes `text` as one chunk per row in lock-step, checking at every step
 // that the mixed table is a valid table and that every target of it maps
 // back to its symbol; returns the ideal bits.
-double code(const std::vector<std::vector<std::uint32_t>>& texts, Matching matching) {
+double code(const std::vector<std::vector<std::uint32_t>>& texts, ChunkMode matching) {
   OrderOnePredictor predictor;
   std::vector<MatchModels::Chunk> chunks;
   for (const auto& t : texts) chunks.push_back({0, static_cast<std::uint32_t>(t.size()), matching});
@@ -84,16 +84,16 @@ double code(const std::vector<std::vector<std::uint32_t>>& texts, Matching match
     }
     mixer.end_step(predictor, ids.data(), n);
   }
-  EXPECT_EQ(boosted, matching != Matching::None);
+  EXPECT_EQ(boosted, matching != ChunkMode::Coded);
   return bits;
 }
 
 TEST(TableMixer, MixedTablesAreValidAndTargetsMapBack) {
   const std::vector<std::vector<std::uint32_t>> texts = {markov_text(300, 1), markov_text(300, 2),
                                                          markov_text(300, 3)};
-  for (const Matching m :
-       {Matching::None, Matching::Chunk, Matching::Frame, Matching::FrameCounts, Matching::FrameCountsWide,
-        Matching::FrameCountsLarge})
+  for (const ChunkMode m :
+       {ChunkMode::Coded, ChunkMode::CodedMatched, ChunkMode::CodedFrameMatched, ChunkMode::CodedFrameCounted, ChunkMode::CodedFrameCountedWide,
+        ChunkMode::CodedFrameCountedLarge})
     code(texts, m);
 }
 
@@ -101,16 +101,16 @@ TEST(TableMixer, MixedTablesAreValidAndTargetsMapBack) {
 // network nor the last occurrence (the matches) knows.
 TEST(TableMixer, CountsLearnWhatFollowsEachContext) {
   const std::vector<std::vector<std::uint32_t>> texts = {markov_text(2000, 4), markov_text(2000, 5)};
-  const double frame = code(texts, Matching::Frame);
-  const double counted = code(texts, Matching::FrameCounts);
+  const double frame = code(texts, ChunkMode::CodedFrameMatched);
+  const double counted = code(texts, ChunkMode::CodedFrameCounted);
   EXPECT_LT(counted, 0.6 * frame) << "frame matches " << frame << " bits, with counts " << counted;
 }
 
 // Contexts with more followers than mode 4 keeps (15): mode 5 keeps 31.
 TEST(TableMixer, WideCountsKeepMoreFollowers) {
   const std::vector<std::vector<std::uint32_t>> texts = {markov_text(3000, 6, 24), markov_text(3000, 7, 24)};
-  const double narrow = code(texts, Matching::FrameCounts);
-  const double wide = code(texts, Matching::FrameCountsWide);
+  const double narrow = code(texts, ChunkMode::CodedFrameCounted);
+  const double wide = code(texts, ChunkMode::CodedFrameCountedWide);
   EXPECT_LT(wide, 0.97 * narrow) << "mode 4 " << narrow << " bits, mode 5 " << wide;
 }
 
@@ -174,12 +174,12 @@ TEST(TableMixer, CountingOrdersApartChangesNothing) {
 }
 
 TEST(TableMixer, AFrameCountsInOneShape) {
-  const std::vector<MatchModels::Chunk> mixed = {{0, 10, Matching::FrameCounts}, {0, 10, Matching::FrameCountsWide}};
+  const std::vector<MatchModels::Chunk> mixed = {{0, 10, ChunkMode::CodedFrameCounted}, {0, 10, ChunkMode::CodedFrameCountedWide}};
   EXPECT_THROW(TableMixer{mixed}, std::invalid_argument);
-  const std::vector<MatchModels::Chunk> apart = {{0, 10, Matching::FrameCounts}, {1, 10, Matching::FrameCountsWide}};
+  const std::vector<MatchModels::Chunk> apart = {{0, 10, ChunkMode::CodedFrameCounted}, {1, 10, ChunkMode::CodedFrameCountedWide}};
   EXPECT_NO_THROW(TableMixer{apart});
-  const std::vector<MatchModels::Chunk> wide_and_large = {{0, 10, Matching::FrameCountsWide},
-                                                          {0, 10, Matching::FrameCountsLarge}};
+  const std::vector<MatchModels::Chunk> wide_and_large = {{0, 10, ChunkMode::CodedFrameCountedWide},
+                                                          {0, 10, ChunkMode::CodedFrameCountedLarge}};
   EXPECT_THROW(TableMixer{wide_and_large}, std::invalid_argument);
 }
 

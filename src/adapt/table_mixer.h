@@ -7,19 +7,19 @@
 #include <cstdint>
 #include <vector>
 
-#include "engine/context_counts.h"
-#include "engine/match_model.h"
+#include "adapt/context_counts.h"
+#include "adapt/match_model.h"
 #include "model/predictor.h"
 
 namespace lmzip {
-
-// The counts a chunk of this kind keeps (orders 0: none).
-ContextCounts::Shape counts_shape(Matching matching);
 
 class TableMixer {
  public:
   // Chunk i of the run, as MatchModels takes it.
   explicit TableMixer(const std::vector<MatchModels::Chunk>& chunks);
+  // The most symbols a row of a chunk of this mode boosts: its counts'
+  // candidates and a match's prediction.
+  static std::size_t max_boosted(ChunkMode mode);
 
   // After predictor.advance() for a step (rows in ascending chunk order):
   // finds each row's boosted symbols and their boosts.

@@ -9,6 +9,7 @@
 #include <optional>
 #include <vector>
 
+#include "format/chunk_recipe.h"
 #include "model/predictor.h"
 
 namespace lmzip {
@@ -67,26 +68,6 @@ class MatchModel {
   HitRates rates_;
 };
 
-// How a chunk uses matches (container chunk modes 1 to 8).
-enum class Matching : std::uint8_t {
-  None,   // the network alone
-  Chunk,  // its own history (MatchModel)
-  Frame,  // its own history, and where it has no match there, the history of
-          // every other Frame chunk of its frame, as far as the lock-step has got
-  FrameCounts,      // as Frame, with the frame's context counts (ContextCounts::kNarrow) mixed in first
-  FrameCountsWide,   // as FrameCounts, with more orders and followers (ContextCounts::kWide)
-  FrameCountsLarge,  // as FrameCountsWide, with larger tables (ContextCounts::kWideLarge)
-  FrameCountsAdapted,  // as FrameCountsLarge, with the frame's output adaptation (model/output_adaptation.h)
-  FrameCountsNarrowAdapted,  // as FrameCounts, with the frame's output adaptation
-};
-
-// Whether chunks of this kind see each other within a frame.
-inline bool shares_frame(Matching m) { return m != Matching::None && m != Matching::Chunk; }
-// Whether chunks of this kind adapt the network's output layer to their frame.
-inline bool adapts_output(Matching m) {
-  return m == Matching::FrameCountsAdapted || m == Matching::FrameCountsNarrowAdapted;
-}
-
 // The match models of the chunks of one lock-step run. Chunk i of the run
 // belongs to frame frames[i]; frame matches look only within a frame, so
 // what a chunk sees does not depend on which frames run together.
@@ -95,7 +76,7 @@ class MatchModels {
   struct Chunk {
     std::uint32_t frame = 0;
     std::uint32_t symbol_count = 0;
-    Matching matching = Matching::None;
+    ChunkMode mode = ChunkMode::Coded;  // its recipe says which matches and counts
   };
   explicit MatchModels(const std::vector<Chunk>& chunks);
 
@@ -130,7 +111,7 @@ class MatchModels {
 
   std::vector<Chunk> chunks_;
   std::vector<std::optional<MatchModel>> models_;
-  std::vector<FrameMatch> frame_matches_;  // per chunk, for Matching::Frame
+  std::vector<FrameMatch> frame_matches_;  // per chunk, for MatchScope::Frame
   std::vector<FrameTable> tables_;         // per frame, allocated at its first Frame chunk
   std::vector<std::uint32_t> row_ids_;
   std::vector<Source> sources_;

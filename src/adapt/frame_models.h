@@ -1,0 +1,55 @@
+// The per-frame adaptive models of one lock-step run, behind one interface:
+// the table mixer (context counts and matches boost symbols of the network's
+// table) and the output adaptation (a learned term in the network's logits).
+// Which of them a chunk uses is its recipe's (format/chunk_recipe.h). The
+// chunk coder drives a step as: predictor.advance(), prepare(), then per row
+// mixed() / network_target() and update(), then end_step().
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "adapt/output_adaptation.h"
+#include "adapt/table_mixer.h"
+#include "model/predictor.h"
+
+namespace lmzip {
+
+// What a run of chunks of these modes asks of a predictor.
+PredictorNeeds needs_of(const std::vector<ChunkMode>& modes);
+// Whether a network of this width can run modes that adapt its output.
+bool can_adapt_output(std::uint32_t width);
+
+class FrameModels {
+ public:
+  using Chunk = MatchModels::Chunk;
+  // Chunk i of the run; attaches the output adaptation to `predictor` for the
+  // run's lifetime when a chunk's recipe adapts.
+  FrameModels(Predictor& predictor, const std::vector<Chunk>& chunks);
+  ~FrameModels();
+  FrameModels(const FrameModels&) = delete;
+  FrameModels& operator=(const FrameModels&) = delete;
+
+  // Chunk `chunk` starts in predictor slot `slot`.
+  void admitted(std::uint32_t slot, std::uint32_t chunk);
+  // After predictor.advance() for a step (rows in ascending chunk order).
+  void prepare(const std::uint32_t* ids, const std::uint32_t* positions, std::size_t n) {
+    mixer_.prepare(predictor_, ids, positions, n);
+  }
+  std::uint64_t total(std::size_t i) const { return mixer_.total(i); }
+  std::uint64_t network_target(std::size_t i, std::uint64_t target) const {
+    return mixer_.network_target(i, target);
+  }
+  SymbolRange mixed(std::size_t i, const SymbolRange& network) const { return mixer_.mixed(i, network); }
+  void update(std::size_t i, const SymbolRange& mixed, bool last) { mixer_.update(i, mixed, last); }
+  // After every row of the step is updated; row i coded symbols[i].
+  void end_step(const std::uint32_t* ids, std::size_t n, const std::uint32_t* symbols);
+
+ private:
+  Predictor& predictor_;
+  const std::vector<Chunk>& chunks_;
+  TableMixer mixer_;
+  std::optional<OutputAdaptation> adaptation_;  // one matrix per adapting frame
+};
+
+}  // namespace lmzip

@@ -1,0 +1,44 @@
+#include "engine/levels.h"
+
+#include <algorithm>
+#include <string>
+
+#include "adapt/frame_models.h"
+#include "lmzip/lmzip.h"
+#include "model/model_library.h"
+
+namespace lmzip {
+
+const LevelSettings& level_settings(int level) {
+  if (level == 0) level = kDefaultLevel;
+  if (level < kMinLevel || level > kMaxLevel)
+    throw Error(Error::Kind::Usage, "level " + std::to_string(level) + " is outside " + std::to_string(kMinLevel) +
+                                        ".." + std::to_string(kMaxLevel));
+  return kLevels[level - kMinLevel];
+}
+
+std::size_t largest_chunk_bytes(const LevelSettings& level, std::size_t model_chunk_bytes) {
+  return std::max(level.largest_chunk_bytes, model_chunk_bytes);
+}
+
+ChunkMode level_mode(const LevelSettings& level, std::uint32_t network_width) {
+  return can_adapt_output(network_width) ? level.mode : level.mode_without_adaptation;
+}
+
+std::vector<LevelInfo> levels() {
+  std::vector<LevelInfo> out;
+  for (const LevelSettings& l : kLevels)
+    out.push_back({l.level, std::string(l.model_file), l.largest_chunk_bytes, l.smallest_chunk_bytes,
+                   std::string(l.summary)});
+  return out;
+}
+
+int default_level() { return kDefaultLevel; }
+
+ModelInfo resolve_model(const CompressOptions& options) {
+  const LevelSettings& level = level_settings(options.level);
+  return model_info(find_model_file(options.models, std::string(level.model_file),
+                                    std::string(kFallbackModelFile), "level " + std::to_string(level.level)));
+}
+
+}  // namespace lmzip

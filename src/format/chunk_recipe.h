@@ -1,0 +1,88 @@
+// What each chunk mode of the container is made of: the one place where mode
+// numbers are defined (docs/format.md specifies each part). A new kind of
+// chunk is a row here, its section of docs/format.md and its tests; the
+// container's validation, the per-frame models' set-up and the choice of
+// backend read these rows.
+// Depends only on the standard library.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <iterator>
+#include <string_view>
+
+namespace lmzip {
+
+// The byte a chunk entry stores. The names say what the rows below say.
+enum class ChunkMode : std::uint8_t {
+  Stored = 0,
+  Coded = 1,
+  CodedMatched = 2,
+  CodedFrameMatched = 3,
+  CodedFrameCounted = 4,
+  CodedFrameCountedWide = 5,
+  CodedFrameCountedLarge = 6,
+  CodedAdapted = 7,
+  CodedAdaptedNarrow = 8,
+};
+
+// Which history the match model follows (docs/format.md "Match model").
+enum class MatchScope : std::uint8_t {
+  None,   // no matches
+  Chunk,  // the chunk's own history
+  Frame,  // its own, then that of every other frame-sharing chunk of its frame so far
+};
+
+// The frame's context counts (docs/format.md "Context counts"); each shape's
+// sizes are adapt/context_counts.h's.
+enum class CountsKind : std::uint8_t { None, Narrow, Wide, WideLarge };
+
+// A change of representation before modelling (none yet: room for the binary,
+// image and audio frames to come).
+enum class ContentTransform : std::uint8_t { None };
+
+struct ChunkRecipe {
+  ChunkMode mode;
+  std::string_view name;       // for messages and `lmzip -l -v`
+  bool network;                // coded with the model's network (false: stored bytes)
+  MatchScope matches;
+  CountsKind counts;
+  bool adapts_output;          // the frame's output adaptation (docs/format.md)
+  ContentTransform transform;
+};
+
+inline constexpr ChunkRecipe kChunkRecipes[] = {
+    // mode                              name                   network  matches             counts                  adapts  transform
+    {ChunkMode::Stored,                  "stored",              false,   MatchScope::None,   CountsKind::None,      false,  ContentTransform::None},
+    {ChunkMode::Coded,                   "network",             true,    MatchScope::None,   CountsKind::None,      false,  ContentTransform::None},
+    {ChunkMode::CodedMatched,            "chunk-matches",       true,    MatchScope::Chunk,  CountsKind::None,      false,  ContentTransform::None},
+    {ChunkMode::CodedFrameMatched,       "frame-matches",       true,    MatchScope::Frame,  CountsKind::None,      false,  ContentTransform::None},
+    {ChunkMode::CodedFrameCounted,       "counts-narrow",       true,    MatchScope::Frame,  CountsKind::Narrow,    false,  ContentTransform::None},
+    {ChunkMode::CodedFrameCountedWide,   "counts-wide",         true,    MatchScope::Frame,  CountsKind::Wide,      false,  ContentTransform::None},
+    {ChunkMode::CodedFrameCountedLarge,  "counts-large",        true,    MatchScope::Frame,  CountsKind::WideLarge, false,  ContentTransform::None},
+    {ChunkMode::CodedAdapted,            "adapted-large",       true,    MatchScope::Frame,  CountsKind::WideLarge, true,   ContentTransform::None},
+    {ChunkMode::CodedAdaptedNarrow,      "adapted-narrow",      true,    MatchScope::Frame,  CountsKind::Narrow,    true,   ContentTransform::None},
+};
+
+constexpr bool rows_in_mode_order() {
+  for (std::size_t i = 0; i < std::size(kChunkRecipes); ++i)
+    if (static_cast<std::size_t>(kChunkRecipes[i].mode) != i) return false;
+  return true;
+}
+static_assert(rows_in_mode_order(), "kChunkRecipes[m] is the row of mode m");
+
+// The row of a mode byte read from a file, or nullptr for an unknown mode.
+constexpr const ChunkRecipe* find_recipe(std::uint8_t mode) {
+  return mode < std::size(kChunkRecipes) ? &kChunkRecipes[mode] : nullptr;
+}
+// The row of a known mode.
+constexpr const ChunkRecipe& recipe(ChunkMode mode) { return kChunkRecipes[static_cast<std::size_t>(mode)]; }
+
+// Coded with the network (every mode but stored).
+constexpr bool is_coded(ChunkMode mode) { return recipe(mode).network; }
+// Keeps the frame's context counts, whose shape the mode sets; a frame's
+// counted chunks share one mode (the container checks it).
+constexpr bool is_counted(ChunkMode mode) { return recipe(mode).counts != CountsKind::None; }
+// Sees the other chunks of its frame (frame matches or counts).
+constexpr bool shares_frame(ChunkMode mode) { return recipe(mode).matches == MatchScope::Frame; }
+
+}  // namespace lmzip
