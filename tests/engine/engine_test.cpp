@@ -13,6 +13,7 @@
 #include "lmzip/lmzip.h"
 #include "model/model_file.h"
 #include "model/network.h"
+#include "model/random_model.h"
 #include "tokenize/tokenizer.h"
 
 namespace lmzip {
@@ -39,7 +40,7 @@ const std::string& random_model_path() {
     const fs::path dir = fs::temp_directory_path() / ("lmzip-engine-test-" + std::to_string(::getpid()));
     fs::create_directories(dir);
     const std::string p = (dir / "tiny.lmzm").string();
-    ModelFile::random(tiny_config(), 3).save(p);
+    random_model(tiny_config(), 3).save(p);
     return p;
   }();
   return path;
@@ -133,7 +134,7 @@ TEST(Chunker, RandomBytesAreNotWorthModelling) {
 // and chunks that repeat themselves and each other (where the match models
 // predict), of many lengths, in two frames.
 TEST(ChunkCoder, RoundTripsCodedChunksOfDifferentLengths) {
-  const ModelFile m = ModelFile::random(tiny_config(), 5);
+  const ModelFile m = random_model(tiny_config(), 5);
   auto predictor = make_cpu_predictor(m, 4);  // fewer slots than chunks: slots are reused
   const auto tokenizer = Tokenizer::bytes();
   for (const Matching matching :
@@ -167,7 +168,7 @@ TEST(ChunkCoder, RoundTripsCodedChunksOfDifferentLengths) {
 // A repeated passage costs almost nothing the second time with matches on;
 // the random model alone cannot know it.
 TEST(ChunkCoder, MatchesShrinkRepeats) {
-  const ModelFile m = ModelFile::random(tiny_config(), 5);
+  const ModelFile m = random_model(tiny_config(), 5);
   auto predictor = make_cpu_predictor(m, 2);
   const std::string part = random_bytes(3000, 9);
   std::vector<CodedChunk> chunks(2);
@@ -185,7 +186,7 @@ TEST(ChunkCoder, MatchesShrinkRepeats) {
 // Frame matches: a chunk finds a passage that another chunk of its frame
 // coded earlier in the lock-step, and decodes; in a frame of its own it cannot.
 TEST(ChunkCoder, FrameMatchesFindOtherChunksOfTheFrame) {
-  const ModelFile m = ModelFile::random(tiny_config(), 5);
+  const ModelFile m = random_model(tiny_config(), 5);
   auto predictor = make_cpu_predictor(m, 4);
   const auto tokenizer = Tokenizer::bytes();
   const std::string passage = random_bytes(3000, 9);
@@ -210,7 +211,7 @@ TEST(ChunkCoder, FrameMatchesFindOtherChunksOfTheFrame) {
 // A hostile chunk declaring a million symbols over a 4-byte payload stops
 // once its range decoder runs past the payload, not a million steps later.
 TEST(ChunkCoder, CorruptChunkStopsAtTheEndOfItsPayload) {
-  const ModelFile m = ModelFile::random(tiny_config(), 5);
+  const ModelFile m = random_model(tiny_config(), 5);
   auto predictor = make_cpu_predictor(m, 2);
   const auto tokenizer = Tokenizer::bytes();
   const std::uint8_t payload[] = {0x9c, 0x41, 0xe7, 0x05};
@@ -327,7 +328,7 @@ TEST(Engine, LevelsPickTheirChunkModes) {
   ModelConfig wide = tiny_config();
   wide.width = 520;
   const std::string wide_path = (dir / "wide.lmzm").string();
-  ModelFile::random(wide, 6).save(wide_path);
+  random_model(wide, 6).save(wide_path);
   const std::string in = text(20000);
   auto modes_at = [&](const std::string& model, int level) {
     CompressOptions o;
@@ -359,7 +360,7 @@ TEST(Engine, ConcatenatedStreamsDecodeToConcatenatedInputs) {
 }
 
 TEST(Engine, MissingModelIsAClearError) {
-  ModelFile other = ModelFile::random(tiny_config(), 99);
+  ModelFile other = random_model(tiny_config(), 99);
   const std::string path = random_model_path() + ".other.lmzm";
   other.save(path);
   const std::string z = compress_with(path, text(20000));

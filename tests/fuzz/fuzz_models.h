@@ -1,12 +1,12 @@
 // Tiny fixed-seed models shared by the fuzz targets and their seed-corpus
-// generator. ModelFile::random is deterministic, so the files (and their
+// generator. random_model() is deterministic, so the files (and their
 // SHA-256 ids, which the seed .lmz streams name) are the same on every run.
 #pragma once
 #include <cstdlib>
 #include <string>
 #include <unistd.h>
 
-#include "model/model_file.h"
+#include "model/random_model.h"
 
 namespace lmzip::fuzz {
 
@@ -28,8 +28,8 @@ inline ModelConfig tiny_config(std::uint32_t vocab_size) {
 
 // Byte model (V = 256) and a token model (V = 300: the 256 bytes, then
 // 2- and 3-byte pieces, so decoding one symbol can yield several bytes).
-inline ModelFile byte_model() { return ModelFile::random(tiny_config(256), 1); }
-inline ModelFile token_model() { return ModelFile::random(tiny_config(300), 2); }
+inline ModelFile byte_model() { return random_model(tiny_config(256), 1); }
+inline ModelFile token_model() { return random_model(tiny_config(300), 2); }
 
 // Writes both models into a fresh folder under $TMPDIR and returns it; the
 // byte model is <dir>/byte.lmzm, the token model <dir>/token.lmzm.

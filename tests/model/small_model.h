@@ -1,4 +1,4 @@
-// A small, valid model built by hand (no ModelFile::random, no network), so the
+// A small, valid model built by hand (no random_model(), no network), so the
 // file-format tests stand on their own.
 #pragma once
 #include <cstdint>
