@@ -21,6 +21,7 @@
 #include "model/cuda_predictor.h"
 #include "model/network.h"
 #include "model/random_model.h"
+#include "../common/small_models.h"
 #include "predictor_checks.h"
 
 namespace lmzip {

@@ -10,7 +10,7 @@
 #include "model/model_file.h"
 #include "model/network.h"
 #include "model/random_model.h"
-#include "predictor_checks.h"
+#include "../common/small_models.h"
 
 namespace lmzip {
 namespace {

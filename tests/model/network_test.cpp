@@ -12,6 +12,7 @@
 #include "model/network.h"
 #include "model/parallel_predictor.h"
 #include "model/random_model.h"
+#include "../common/small_models.h"
 #include "predictor_checks.h"
 
 namespace lmzip {

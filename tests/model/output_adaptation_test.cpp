@@ -15,6 +15,7 @@
 #include "model/network.h"
 #include "model/predictor.h"
 #include "model/random_model.h"
+#include "../common/small_models.h"
 #include "predictor_checks.h"
 
 namespace lmzip {
