@@ -24,6 +24,7 @@
 #include "model/model_file.h"
 #include "model/network.h"
 #include "model/parallel_predictor.h"
+#include "model/random_model.h"
 
 using namespace lmzip;
 using Clock = std::chrono::steady_clock;
@@ -102,7 +103,7 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  const ModelFile model = model_path.empty() ? ModelFile::random(ModelConfig{}, 1) : ModelFile::load(model_path);
+  const ModelFile model = model_path.empty() ? random_model(ModelConfig{}, 1) : ModelFile::load(model_path);
   const ModelConfig& c = model.config;
   const auto tokenizer = model.tokenizer == TokenizerKind::Bytes
                              ? Tokenizer::bytes()

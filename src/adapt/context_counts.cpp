@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "model/int_ops.h"
+
 namespace lmzip {
 
 namespace {
@@ -14,11 +16,7 @@ static_assert(ContextCounts::kMaxOrders * 4 + 1 <= 31, "mixed totals must stay b
 constexpr std::int64_t kMaxGradient = 1 << 18;
 constexpr std::int64_t kRateDivisor = 16;        // weight step: the mean gradient / 16
 
-int floor_log2(std::uint64_t x) {
-  int r = 0;
-  while (x >>= 1) ++r;
-  return r;
-}
+using intops::floor_log2;
 
 std::uint32_t count_of(std::uint32_t entry) { return entry & 0xFFFF; }
 std::uint32_t symbol_of(std::uint32_t entry) { return entry >> 16; }

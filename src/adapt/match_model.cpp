@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "coder/range_coder.h"
+#include "model/int_ops.h"
 
 namespace lmzip {
 
@@ -15,11 +16,7 @@ constexpr std::uint32_t kPriorP16 = 40000;
 constexpr std::uint32_t kPriorUpdates = 4;
 constexpr std::uint32_t kMaxP16 = 65536 - 32;
 
-int floor_log2(std::uint64_t x) {
-  int r = 0;
-  while (x >>= 1) ++r;
-  return r;
-}
+using intops::floor_log2;
 
 std::uint32_t context_hash(const std::uint16_t* end) { return (end[-1] * 0x9E3779B1u) ^ (end[-2] * 0x85EBCA6Bu); }
 

@@ -2,25 +2,18 @@
 
 #include <ostream>
 #include <stdexcept>
+#include <vector>
 
 #include "cli/file_ops.h"
-#include "model/model_file.h"
+#include "model/derive_window.h"
 
 namespace lmzip::cli {
 
 void derive_model(const DeriveOptions& options) {
   if (path_exists(options.output))
     throw std::runtime_error(options.output + " exists; remove it or name another output");
-  ModelFile model = ModelFile::load(options.input);
-  const std::uint32_t trained = model.config.window;
-  model.config.window = options.window;
-  if (!options.name.empty()) model.name = options.name;
-  model.description += " Attention window " + std::to_string(trained) + " cut to " + std::to_string(options.window) +
-                       " by lmzip derive.";
-  model.validate();
-  fill_selftest(model);
+  const std::vector<std::uint8_t> bytes = derive_window(options.input, options.window, options.name);
   // Published without replacing: a file made at this path meanwhile stays.
-  const std::vector<std::uint8_t> bytes = model.serialize();
   AtomicOutputFile file;
   std::string error = file.create(options.output);
   if (error.empty()) {

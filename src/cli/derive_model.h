@@ -1,6 +1,5 @@
-// `lmzip derive`: a copy of a model file with another attention window. The
-// weights do not depend on the window (ALiBi), so a shorter one trades a
-// little compression for speed without training (models/fast.md).
+// `lmzip derive`: writes the model that model/derive_window.h derives (another
+// attention window) to a new file.
 #pragma once
 #include <cstdint>
 #include <string>

@@ -23,7 +23,9 @@ namespace {
 __constant__ std::int32_t c_att_exp[160];
 __constant__ std::uint32_t c_out_exp[384];
 
-// ---- integer primitives, as src/model/int_ops.h ----------------------------
+// ---- integer primitives -----------------------------------------------------
+// Device copies of the host definitions in src/model/int_ops.h, which they must
+// match bit for bit; tests/model/cuda_predictor_test.cpp compares the tables.
 
 __device__ __forceinline__ long long round_shift(long long x, unsigned s) {
   return (x + (1LL << (s - 1))) >> s;  // arithmetic (flooring) shift on signed

@@ -1,5 +1,6 @@
 // Integer primitives of the network (docs/model-format.md, "The integer
-// network"). Every backend uses these exact rounding rules.
+// network"). Every backend uses these exact rounding rules; the CUDA kernels
+// keep __device__ copies (cuda_predictor.cu) that must match them.
 #pragma once
 #include <cmath>
 #include <cstdint>
@@ -29,6 +30,13 @@ inline std::int64_t isqrt(std::int64_t n) {
   std::int64_t r = static_cast<std::int64_t>(std::sqrt(static_cast<double>(n)));
   while (r > 0 && r * r > n) --r;
   while ((r + 1) * (r + 1) <= n) ++r;
+  return r;
+}
+
+// floor(log2(x)) for x >= 1, and 0 for x = 0.
+constexpr int floor_log2(std::uint64_t x) {
+  int r = 0;
+  while (x >>= 1) ++r;
   return r;
 }
 

@@ -72,11 +72,11 @@ struct ModelFile {
   // Reads, parses and validates; sets *id to the SHA-256 of the file bytes if given.
   static ModelFile load(const std::string& path, Sha256Digest* id = nullptr);
   void save(const std::string& path) const;  // write to temp file, rename
-
-  // A model with weights from a fixed-seed generator (not torch's): for tests
-  // and benchmarks. Byte tokenizer unless pieces are given. Fills the self-test.
-  static ModelFile random(const ModelConfig& config, std::uint64_t seed);
 };
+
+// Checks the hyperparameters against their documented ranges; throws
+// std::runtime_error naming the field.
+void validate_config(const ModelConfig& config);
 
 // Runs the reference network over model.selftest_symbols and sets the digest.
 void fill_selftest(ModelFile& model);

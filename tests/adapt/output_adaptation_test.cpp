@@ -14,6 +14,8 @@
 #include "model/model_file.h"
 #include "model/network.h"
 #include "model/predictor.h"
+#include "model/random_model.h"
+#include "../common/small_models.h"
 #include "../model/predictor_checks.h"
 
 namespace lmzip {
@@ -137,7 +139,7 @@ TEST(OutputAdaptation, SlotsWithoutAFrameLeaveTheMatricesAlone) {
 // A random network cannot know a sequence; adapted, it learns the symbols
 // that follow each other in it and codes its repeats in fewer bits.
 TEST(OutputAdaptation, PredictorLearnsARepeatedSequence) {
-  const ModelFile m = ModelFile::random(testing::small_config(), 7);
+  const ModelFile m = random_model(testing::small_config(), 7);
   std::vector<std::uint32_t> sequence;
   std::mt19937 rng(5);
   for (int i = 0; i < 40; ++i) sequence.push_back(rng() % 256);

@@ -14,25 +14,16 @@
 #include "lmzip/lmzip.h"
 #include "model/model_file.h"
 #include "model/network.h"
+#include "model/random_model.h"
 #include "tokenize/tokenizer.h"
+#include "../common/small_models.h"
 
 namespace lmzip {
 namespace {
 
 namespace fs = std::filesystem;
 
-ModelConfig tiny_config() {
-  ModelConfig c;
-  c.width = 32;
-  c.layers = 1;
-  c.heads = 2;
-  c.kv_heads = 1;
-  c.head_dim = 16;
-  c.ffn = 64;
-  c.window = 16;
-  c.chunk_bytes = 4096;
-  return c;
-}
+using testing::tiny_config;
 
 // A fixed-seed model in a temp dir, shared by the tests.
 const std::string& random_model_path() {
@@ -40,7 +31,7 @@ const std::string& random_model_path() {
     const fs::path dir = fs::temp_directory_path() / ("lmzip-engine-test-" + std::to_string(::getpid()));
     fs::create_directories(dir);
     const std::string p = (dir / "tiny.lmzm").string();
-    ModelFile::random(tiny_config(), 3).save(p);
+    random_model(tiny_config(), 3).save(p);
     return p;
   }();
   return path;
@@ -134,7 +125,7 @@ TEST(Chunker, RandomBytesAreNotWorthModelling) {
 // and chunks that repeat themselves and each other (where the match models
 // predict), of many lengths, in two frames.
 TEST(ChunkCoder, RoundTripsCodedChunksOfDifferentLengths) {
-  const ModelFile m = ModelFile::random(tiny_config(), 5);
+  const ModelFile m = random_model(tiny_config(), 5);
   auto predictor = make_cpu_predictor(m, 4);  // fewer slots than chunks: slots are reused
   const auto tokenizer = Tokenizer::bytes();
   for (const ChunkRecipe& recipe : kChunkRecipes) {
@@ -168,7 +159,7 @@ TEST(ChunkCoder, RoundTripsCodedChunksOfDifferentLengths) {
 // A repeated passage costs almost nothing the second time with matches on;
 // the random model alone cannot know it.
 TEST(ChunkCoder, MatchesShrinkRepeats) {
-  const ModelFile m = ModelFile::random(tiny_config(), 5);
+  const ModelFile m = random_model(tiny_config(), 5);
   auto predictor = make_cpu_predictor(m, 2);
   const std::string part = random_bytes(3000, 9);
   std::vector<CodedChunk> chunks(2);
@@ -186,7 +177,7 @@ TEST(ChunkCoder, MatchesShrinkRepeats) {
 // Frame matches: a chunk finds a passage that another chunk of its frame
 // coded earlier in the lock-step, and decodes; in a frame of its own it cannot.
 TEST(ChunkCoder, FrameMatchesFindOtherChunksOfTheFrame) {
-  const ModelFile m = ModelFile::random(tiny_config(), 5);
+  const ModelFile m = random_model(tiny_config(), 5);
   auto predictor = make_cpu_predictor(m, 4);
   const auto tokenizer = Tokenizer::bytes();
   const std::string passage = random_bytes(3000, 9);
@@ -211,7 +202,7 @@ TEST(ChunkCoder, FrameMatchesFindOtherChunksOfTheFrame) {
 // A hostile chunk declaring a million symbols over a 4-byte payload stops
 // once its range decoder runs past the payload, not a million steps later.
 TEST(ChunkCoder, CorruptChunkStopsAtTheEndOfItsPayload) {
-  const ModelFile m = ModelFile::random(tiny_config(), 5);
+  const ModelFile m = random_model(tiny_config(), 5);
   auto predictor = make_cpu_predictor(m, 2);
   const auto tokenizer = Tokenizer::bytes();
   const std::uint8_t payload[] = {0x9c, 0x41, 0xe7, 0x05};
@@ -327,7 +318,7 @@ TEST(Engine, LevelsPickTheirChunkModes) {
   ModelConfig wide = tiny_config();
   wide.width = 520;
   const std::string wide_path = (dir / "wide.lmzm").string();
-  ModelFile::random(wide, 6).save(wide_path);
+  random_model(wide, 6).save(wide_path);
   const std::string in = text(20000);
   auto modes_at = [&](const std::string& model, int level) {
     CompressOptions o;
@@ -407,7 +398,7 @@ TEST(Engine, ConcatenatedStreamsDecodeToConcatenatedInputs) {
 }
 
 TEST(Engine, MissingModelIsAClearError) {
-  ModelFile other = ModelFile::random(tiny_config(), 99);
+  ModelFile other = random_model(tiny_config(), 99);
   const std::string path = random_model_path() + ".other.lmzm";
   other.save(path);
   const std::string z = compress_with(path, text(20000));

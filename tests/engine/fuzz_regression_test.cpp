@@ -115,7 +115,7 @@ TEST(FuzzRegression, DecompressInputsDecodeOrThrowError) {
       EXPECT_EQ(stats.original_bytes, out.str().size());
     } catch (const Error& e) {
       // The seeds are valid streams made with the fuzz models: they must decode.
-      // If ModelFile::random changed, regenerate them (tests/fuzz/make_corpus.cpp).
+      // If random_model() changed, regenerate them (tests/fuzz/make_corpus.cpp).
       EXPECT_EQ(path.parent_path().parent_path().filename(), "regressions")
           << "a seed stream does not decode: " << e.what();
     } catch (const std::exception& e) {

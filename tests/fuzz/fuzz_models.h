@@ -1,35 +1,20 @@
 // Tiny fixed-seed models shared by the fuzz targets and their seed-corpus
-// generator. ModelFile::random is deterministic, so the files (and their
+// generator. random_model() is deterministic, so the files (and their
 // SHA-256 ids, which the seed .lmz streams name) are the same on every run.
 #pragma once
 #include <cstdlib>
 #include <string>
 #include <unistd.h>
 
-#include "model/model_file.h"
+#include "../common/small_models.h"
+#include "model/random_model.h"
 
 namespace lmzip::fuzz {
 
-// The smallest network the format allows, so that a model step costs
-// microseconds and the fuzzer spends its time in the decoder, not in GEMMs.
-inline ModelConfig tiny_config(std::uint32_t vocab_size) {
-  ModelConfig c;
-  c.vocab_size = vocab_size;
-  c.width = 8;
-  c.layers = 1;
-  c.heads = 2;
-  c.kv_heads = 1;
-  c.head_dim = 4;
-  c.ffn = 8;
-  c.window = 8;
-  c.chunk_bytes = 1024;
-  return c;
-}
-
 // Byte model (V = 256) and a token model (V = 300: the 256 bytes, then
 // 2- and 3-byte pieces, so decoding one symbol can yield several bytes).
-inline ModelFile byte_model() { return ModelFile::random(tiny_config(256), 1); }
-inline ModelFile token_model() { return ModelFile::random(tiny_config(300), 2); }
+inline ModelFile byte_model() { return random_model(testing::smallest_config(256), 1); }
+inline ModelFile token_model() { return random_model(testing::smallest_config(300), 2); }
 
 // Writes both models into a fresh folder under $TMPDIR and returns it; the
 // byte model is <dir>/byte.lmzm, the token model <dir>/token.lmzm.

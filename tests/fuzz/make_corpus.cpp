@@ -83,11 +83,11 @@ int main(int argc, char** argv) {
       const auto bytes = m.serialize();
       write_file(root + "/model_file/" + name, std::string(bytes.begin(), bytes.end()));
     };
-    save(lmzip::ModelFile::random(lmzip::fuzz::tiny_config(2), 7), "v2_one_layer.lmzm");
-    lmzip::ModelConfig two = lmzip::fuzz::tiny_config(3);
+    save(lmzip::random_model(lmzip::testing::smallest_config(2), 7), "v2_one_layer.lmzm");
+    lmzip::ModelConfig two = lmzip::testing::smallest_config(3);
     two.layers = 2;
     two.kv_heads = 2;
-    save(lmzip::ModelFile::random(two, 8), "v3_two_layers.lmzm");
+    save(lmzip::random_model(two, 8), "v3_two_layers.lmzm");
     save(lmzip::fuzz::byte_model(), "byte.lmzm");
   }
 

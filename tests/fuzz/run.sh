@@ -47,8 +47,8 @@ mkdir -p "$work" "$findings"
 
 # Limits: the decoder must never allocate without bound (one allocation over
 # 512 MiB, or 2 GiB resident, is a finding). Leaks are findings too: the
-# targets no longer load libtorch (0.5), whose process-lifetime allocations
-# made leak checking useless for the codec targets before.
+# targets do not load libtorch, whose process-lifetime allocations would make
+# leak checking useless.
 flags=(-max_total_time="$seconds" -rss_limit_mb=2048 -malloc_limit_mb=512 -timeout=60
        -artifact_prefix="$findings/" -print_final_stats=1)
 case $target in

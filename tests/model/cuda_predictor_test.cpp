@@ -20,6 +20,8 @@
 #include "hash/sha256.h"
 #include "model/cuda_predictor.h"
 #include "model/network.h"
+#include "model/random_model.h"
+#include "../common/small_models.h"
 #include "predictor_checks.h"
 
 namespace lmzip {
@@ -115,7 +117,7 @@ void expect_same_tables(const ModelFile& m, std::uint32_t max_streams, std::uint
 TEST(CudaPredictor, ReportsWhyItIsUnavailable) {
   if (cuda_available()) GTEST_SKIP() << "a CUDA device is present: " << cuda_description();
   EXPECT_FALSE(cuda_description().empty());
-  const ModelFile m = ModelFile::random(small_config(), 7);
+  const ModelFile m = random_model(small_config(), 7);
   try {
     make_cuda_predictor(m, 4);
     ADD_FAILURE() << "make_cuda_predictor succeeded without CUDA";
@@ -126,7 +128,7 @@ TEST(CudaPredictor, ReportsWhyItIsUnavailable) {
 
 TEST(CudaPredictor, MatchesReferenceInEveryBatchAndSlot) {
   LMZIP_REQUIRE_CUDA();
-  const ModelFile m = ModelFile::random(small_config(), 20261123);
+  const ModelFile m = random_model(small_config(), 20261123);
   const auto target = test_symbols(200, 4, 256);  // longer than the window: the cache wraps
   const std::string expected = reference_hash(m, target);
   auto p = make_cuda_predictor(m, 64);
@@ -153,7 +155,7 @@ TEST(CudaPredictor, MatchesReferenceInEveryBatchAndSlot) {
 
 TEST(CudaPredictor, MatchesCpuOnRaggedBatches) {
   LMZIP_REQUIRE_CUDA();
-  expect_same_tables(ModelFile::random(small_config(), 7), 64, 200, 120, 1);
+  expect_same_tables(random_model(small_config(), 7), 64, 200, 120, 1);
 }
 
 TEST(CudaPredictor, MatchesCpuAcrossModelShapes) {
@@ -197,7 +199,7 @@ TEST(CudaPredictor, MatchesCpuAcrossModelShapes) {
   std::uint32_t seed = 30;
   for (const Shape& s : shapes) {
     SCOPED_TRACE(s.what);
-    expect_same_tables(ModelFile::random(s.c, seed), 32, 48, 80, seed);
+    expect_same_tables(random_model(s.c, seed), 32, 48, 80, seed);
     ++seed;
   }
 }
@@ -207,7 +209,7 @@ TEST(CudaPredictor, WindowLongerThanSharedTile) {
   ModelConfig c = small_config();
   c.layers = 1;
   c.window = 3000;  // the kernel keeps 2048 scores in shared memory, recomputes the rest
-  const ModelFile m = ModelFile::random(c, 11);
+  const ModelFile m = random_model(c, 11);
   const auto target = test_symbols(2600, 5, 256);
   auto p = make_cuda_predictor(m, 3);
   const std::uint32_t slots[2] = {2, 0};
@@ -226,7 +228,7 @@ TEST(CudaPredictor, WindowLongerThanSharedTile) {
 
 TEST(CudaPredictor, SelfTestRejectsADifferentDigest) {
   LMZIP_REQUIRE_CUDA();
-  ModelFile m = ModelFile::random(small_config(), 7);
+  ModelFile m = random_model(small_config(), 7);
   m.selftest_digest[0] ^= 1;
   EXPECT_THROW(make_cuda_predictor(m, 1), std::runtime_error);
 }
@@ -250,7 +252,7 @@ TEST(CudaPredictor, LmzBytesMatchCpu) {
   } cleanup{dir};
   ModelConfig c = small_config();
   c.chunk_bytes = 4096;  // many chunks: a batch of many streams
-  ModelFile m = ModelFile::random(c, 77);
+  ModelFile m = random_model(c, 77);
   m.save((dir / "model.lmzm").string());
   {
     std::ofstream in(dir / "input", std::ios::binary);

@@ -1,4 +1,4 @@
-// ModelFile::random: the untrained models that tests and benchmarks run on.
+// random_model(): the untrained models that tests and benchmarks run on.
 // They must be the same file on every platform and give the network
 // activations in a healthy range (neither uniform nor saturated outputs).
 #include <gtest/gtest.h>
@@ -9,7 +9,8 @@
 
 #include "model/model_file.h"
 #include "model/network.h"
-#include "predictor_checks.h"
+#include "model/random_model.h"
+#include "../common/small_models.h"
 
 namespace lmzip {
 namespace {
@@ -28,27 +29,27 @@ std::vector<std::uint8_t> bytes_without_digest(const ModelFile& m) {
 }
 
 TEST(RandomModel, SameSeedSameFileOtherSeedOtherFile) {
-  const ModelFile a = ModelFile::random(small_config(), 1);
-  EXPECT_EQ(a.serialize(), ModelFile::random(small_config(), 1).serialize());
-  EXPECT_NE(bytes_without_digest(a), bytes_without_digest(ModelFile::random(small_config(), 2)));
+  const ModelFile a = random_model(small_config(), 1);
+  EXPECT_EQ(a.serialize(), random_model(small_config(), 1).serialize());
+  EXPECT_NE(bytes_without_digest(a), bytes_without_digest(random_model(small_config(), 2)));
   const std::vector<std::uint8_t> b = a.serialize();
   EXPECT_EQ(ModelFile::parse(b.data(), b.size()).serialize(), b);
 }
 
 // Pins the generator: a seed must give the same model with every compiler and
-// standard library. Update the value only when changing random() on purpose.
+// standard library. Update the value only when changing random_model() on purpose.
 TEST(RandomModel, GeneratorIsPinned) {
-  const std::vector<std::uint8_t> b = bytes_without_digest(ModelFile::random(small_config(), 1));
+  const std::vector<std::uint8_t> b = bytes_without_digest(random_model(small_config(), 1));
   EXPECT_EQ(b.size(), 99326u);
   EXPECT_EQ(to_hex(sha256(b.data(), b.size())), "4519efe7c8df7c62efaff715aa2495581a2de8c472b3f151dbc7edcc48ef5352");
 }
 
 TEST(RandomModel, TokenizerFollowsVocabularySize) {
   ModelConfig c = small_config();
-  const ModelFile bytes = ModelFile::random(c, 3);
+  const ModelFile bytes = random_model(c, 3);
   EXPECT_EQ(bytes.tokenizer, TokenizerKind::Bytes);
   c.vocab_size = 1000;
-  const ModelFile tokens = ModelFile::random(c, 3);
+  const ModelFile tokens = random_model(c, 3);
   EXPECT_EQ(tokens.tokenizer, TokenizerKind::SentencePiece);
   ASSERT_EQ(tokens.pieces.size(), 1000u);
   for (int i = 0; i < 256; ++i) EXPECT_EQ(tokens.pieces[i], std::string(1, static_cast<char>(i)));
@@ -57,7 +58,7 @@ TEST(RandomModel, TokenizerFollowsVocabularySize) {
     EXPECT_LE(tokens.pieces[i].size(), 3u);
   }
   c.vocab_size = 16;
-  const ModelFile tiny = ModelFile::random(c, 3);
+  const ModelFile tiny = random_model(c, 3);
   EXPECT_EQ(tiny.pieces.back(), std::string(1, '\x0f'));
 }
 
@@ -66,16 +67,16 @@ TEST(RandomModel, SlopesFollowAlibi) {
   c.heads = 8;
   c.kv_heads = 1;
   const std::vector<std::int32_t> eight{128, 64, 32, 16, 8, 4, 2, 1};
-  EXPECT_EQ(ModelFile::random(c, 1).layers[0].attention.slope, eight);
+  EXPECT_EQ(random_model(c, 1).layers[0].attention.slope, eight);
   c.heads = 4;
   const std::vector<std::int32_t> four{64, 16, 4, 1};
-  EXPECT_EQ(ModelFile::random(c, 1).layers[1].attention.slope, four);
+  EXPECT_EQ(random_model(c, 1).layers[1].attention.slope, four);
 }
 
 TEST(RandomModel, InvalidConfigRejected) {
   ModelConfig c = small_config();
   c.kv_heads = 3;
-  EXPECT_THROW(ModelFile::random(c, 1), std::runtime_error);
+  EXPECT_THROW(random_model(c, 1), std::runtime_error);
 }
 
 // Runs the reference network and checks the distributions it predicts: they
@@ -83,7 +84,7 @@ TEST(RandomModel, InvalidConfigRejected) {
 // stored self-test digest.
 TEST(RandomModel, PredictionsAreNeitherFlatNorSaturated) {
   const ModelConfig c = small_config();
-  const ModelFile m = ModelFile::random(c, 5);
+  const ModelFile m = random_model(c, 5);
   ReferenceNetwork net(m);
   net.reset();
   std::vector<std::uint32_t> freqs(c.vocab_size);

@@ -11,6 +11,8 @@
 #include "model/int8_gemm.h"
 #include "model/network.h"
 #include "model/parallel_predictor.h"
+#include "model/random_model.h"
+#include "../common/small_models.h"
 #include "predictor_checks.h"
 
 namespace lmzip {
@@ -45,7 +47,7 @@ std::string batched_hash(Predictor& p, const std::vector<std::uint32_t>& target,
 // The coding interface (advance, then ranges, totals, find) gives what the
 // tables of step() give, for batches of every size.
 TEST(Network, CodingInterfaceMatchesTables) {
-  const ModelFile m = ModelFile::random(small_config(), 11);
+  const ModelFile m = random_model(small_config(), 11);
   auto tables_side = make_cpu_predictor(m, 16);
   auto coding_side = make_cpu_predictor(m, 16);
   std::mt19937 rng(5);
@@ -66,7 +68,7 @@ TEST(Network, CodingInterfaceMatchesTables) {
 // Two and three predictors on threads of their own, stepping one batch, give
 // one predictor's tables and coding answers, whichever slots the rows use.
 TEST(Network, ParallelPredictorMatchesOnePredictor) {
-  const ModelFile m = ModelFile::random(small_config(), 13);
+  const ModelFile m = random_model(small_config(), 13);
   for (std::size_t parts_count : {2u, 3u}) {
     auto single = make_cpu_predictor(m, 12);
     std::vector<std::unique_ptr<Predictor>> parts;
@@ -97,7 +99,7 @@ TEST(Network, ParallelPredictorMatchesOnePredictor) {
 // for_row_ranges covers every row once, in disjoint ranges, on as many
 // threads as there are parts (and in one range on a single predictor).
 TEST(Network, RowRangesCoverEveryRowOnce) {
-  const ModelFile m = ModelFile::random(small_config(), 13);
+  const ModelFile m = random_model(small_config(), 13);
   for (std::size_t parts_count : {1u, 2u, 3u}) {
     std::vector<std::unique_ptr<Predictor>> parts;
     for (std::size_t k = 0; k < parts_count; ++k) parts.push_back(make_cpu_predictor(m, 4));
@@ -120,7 +122,7 @@ TEST(Network, RowRangesCoverEveryRowOnce) {
 }
 
 TEST(Network, FrequenciesArePositiveAndBounded) {
-  const ModelFile m = ModelFile::random(small_config(), 7);
+  const ModelFile m = random_model(small_config(), 7);
   ReferenceNetwork net(m);
   std::vector<std::uint32_t> f(256);
   net.step(256, f.data());
@@ -136,7 +138,7 @@ TEST(Network, FrequenciesArePositiveAndBounded) {
 }
 
 TEST(Network, FastPathMatchesReferenceInEveryBatchAndSlot) {
-  const ModelFile m = ModelFile::random(small_config(), 7);
+  const ModelFile m = random_model(small_config(), 7);
   const auto target = test_symbols(100, 1, 256);  // longer than the window: the cache wraps
   const std::string expected = reference_hash(m, target);
   auto p = make_cpu_predictor(m, 64);
@@ -158,7 +160,7 @@ TEST(Network, VectorAndPortableKernelsMatchReference) {
     c.heads = s.heads;
     c.kv_heads = s.kv_heads;
     c.window = s.window;
-    const ModelFile m = ModelFile::random(c, 11);
+    const ModelFile m = random_model(c, 11);
     const auto target = test_symbols(90, 6, 256);
     const std::string expected = reference_hash(m, target);
     for (const bool avx2 : {true, false}) {
@@ -174,14 +176,14 @@ TEST(Network, LargeInnerSizesAreExact) {
   ModelConfig c = small_config();
   c.ffn = 1100;  // w2's inner size: sums beyond float32's exact range
   c.layers = 1;
-  const ModelFile m = ModelFile::random(c, 9);
+  const ModelFile m = random_model(c, 9);
   const auto target = test_symbols(40, 3, 256);
   auto p = make_cpu_predictor(m, 4);
   EXPECT_EQ(batched_hash(*p, target, 4, 1), reference_hash(m, target));
 }
 
 TEST(Network, SelfTestRejectsADifferentDigest) {
-  ModelFile m = ModelFile::random(small_config(), 7);
+  ModelFile m = random_model(small_config(), 7);
   m.selftest_digest[0] ^= 1;
   EXPECT_THROW(make_cpu_predictor(m, 1), std::runtime_error);
 }
@@ -190,7 +192,7 @@ TEST(Network, SelfTestRejectsADifferentDigest) {
 // value on every backend, thread count and batch size. If this changes, files
 // written before can no longer be decoded: that needs a new format version.
 TEST(Network, GoldenHash) {
-  const ModelFile m = ModelFile::random(small_config(), 20261123);
+  const ModelFile m = random_model(small_config(), 20261123);
   const auto target = test_symbols(200, 4, 256);
   const char* golden = "b75c6eb92a8a5dfe946fdb38c14a59ec1390aaba79def306eda1b99519cbc542";
   EXPECT_EQ(reference_hash(m, target), golden);

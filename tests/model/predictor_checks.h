@@ -1,5 +1,5 @@
-// What the model tests share: a small model shape, text-like symbols, the
-// reference network's tables as a hash, and a check of a predictor's coding
+// What the model tests share: text-like symbols, the reference network's
+// tables as a hash, and a check of a predictor's coding
 // interface (model/predictor.h) against the tables of the step it just took.
 #pragma once
 #include <gtest/gtest.h>
@@ -15,19 +15,6 @@
 #include "model/predictor.h"
 
 namespace lmzip::testing {
-
-inline ModelConfig small_config() {
-  ModelConfig c;
-  c.vocab_size = 256;
-  c.width = 64;
-  c.layers = 2;
-  c.heads = 4;
-  c.kv_heads = 2;
-  c.head_dim = 16;
-  c.ffn = 128;
-  c.window = 32;
-  return c;
-}
 
 inline std::vector<std::uint32_t> test_symbols(std::size_t n, std::uint32_t seed, std::uint32_t vocab) {
   // Text-like: a repeating phrase with noise, so attention has something to find.

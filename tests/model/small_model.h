@@ -1,9 +1,10 @@
-// A small, valid model built by hand (no ModelFile::random, no network), so the
+// A small, valid model built by hand (no random_model(), no network), so the
 // file-format tests stand on their own.
 #pragma once
 #include <cstdint>
 #include <string>
 
+#include "../common/small_models.h"
 #include "model/model_file.h"
 
 namespace lmzip::testing {
@@ -40,14 +41,9 @@ class Filler {
 inline ModelFile small_model(std::uint32_t vocab_size = 256, std::uint32_t layers = 2) {
   Filler f(vocab_size * 31 + layers);
   ModelFile m;
-  m.config.vocab_size = vocab_size;
-  m.config.width = 8;
+  m.config = smallest_config(vocab_size);
   m.config.layers = layers;
-  m.config.heads = 2;
-  m.config.kv_heads = 1;
-  m.config.head_dim = 4;
   m.config.ffn = 16;
-  m.config.window = 8;
   m.config.chunk_bytes = 4096;
   m.name = "small";
   m.description = "hand-built test model";

@@ -13,7 +13,7 @@
 #include <fstream>
 #include <string>
 
-#include "../model/predictor_checks.h"
+#include "../common/small_models.h"
 #include "model/model_file.h"
 #include "train/dataset.h"
 #include "train/export.h"
@@ -62,14 +62,7 @@ class TrainTest : public ::testing::Test {
     o.inputs = {(root_ / "data").string()};
     o.output = (root_ / (run + ".lmzm")).string();
     o.checkpoint_dir = (root_ / run).string();
-    o.config.width = 32;
-    o.config.layers = 1;
-    o.config.heads = 2;
-    o.config.kv_heads = 1;
-    o.config.head_dim = 16;
-    o.config.ffn = 64;
-    o.config.window = 16;
-    o.config.chunk_bytes = 4096;
+    o.config = lmzip::testing::tiny_config();
     o.steps = 50;
     o.batch = 8;
     o.sequence = 32;
