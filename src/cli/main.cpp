@@ -115,6 +115,28 @@ std::string DescribeStats(const lmzip::Stats& stats) {
   return text;
 }
 
+// "frames 1-3 on CPU" or "frames 1-16 on CUDA: NVIDIA H100, 17-20 on CPU"
+std::string DescribeDevices(const lmzip::Stats& stats) {
+  std::string text = "frames ";
+  for (std::size_t i = 0; i < stats.devices.size(); ++i) {
+    const lmzip::DeviceRun& run = stats.devices[i];
+    if (i > 0) text += ", ";
+    text += std::to_string(run.first_frame + 1);
+    if (run.frames > 1) text += "-" + std::to_string(run.first_frame + run.frames);
+    text += " on " + run.device;
+  }
+  return text;
+}
+
+// "-5: the default model, ... (default.lmzm; chunks 16K to the model's)"
+std::string LevelHelp(const lmzip::LevelInfo& info) {
+  auto size = [](std::uint64_t bytes) {
+    return bytes % (1u << 20) == 0 ? std::to_string(bytes >> 20) + "M" : std::to_string(bytes >> 10) + "K";
+  };
+  return info.summary + " (" + info.model_file + "; chunks of " + size(info.smallest_chunk_bytes) + " to " +
+         (info.largest_chunk_bytes ? size(info.largest_chunk_bytes) : std::string("the model's")) + ")";
+}
+
 std::string HumanBytes(double bytes) {
   const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
   int unit = 0;
@@ -405,10 +427,12 @@ Outcome FileProcessor::process(const std::string& file) {
     if (!problem.empty()) return fail(target, problem);
   }
 
+  for (const std::string& notice : stats.notices) spdlog::warn("{}: {}", DisplayName(file), notice);
   if (settings_.mode == Mode::Test)
     spdlog::info("{}: OK, {}", DisplayName(file), DescribeStats(stats));
   else
     spdlog::info("{}: {}", DisplayName(file), DescribeStats(stats));
+  if (!stats.devices.empty()) spdlog::info("{}: {}", DisplayName(file), DescribeDevices(stats));
 
   // Only now is the output complete under its final name.
   if (settings_.remove_input && to_file && !input.is_stdin()) {
@@ -523,23 +547,26 @@ int Main(int argc, char** argv) {
   // (a GPU's speed on large inputs), larger ones restart the context less often.
   app.add_option("--chunk-size", s.chunk_bytes,
                  "compress in independent chunks of at most BYTES (1024 to 16 MiB; K and M suffixes; default: "
-                 "the model's, 64K for the shipped ones; 1M at -9)")
+                 "the level's, below)")
       ->type_name("BYTES")
       ->transform(CLI::AsSizeValue(false).description(""))
       ->check(CLI::Range(1024u, 16u << 20).description(""));
   app.add_flag("-v,--verbose", verbose, "per-file sizes and the model's ideal size; repeatable");
   app.add_flag("-q,--quiet", quiet, "no warnings; twice: no errors either");
-  for (int level = 1; level <= 9; ++level) {
+  const std::vector<lmzip::LevelInfo> levels = lmzip::levels();
+  for (const lmzip::LevelInfo& info : levels) {
+    const int level = info.level;
     // trigger_on_parse: "-19" reads as -1 -9 and the last one wins.
     auto* flag = app.add_flag_callback("-" + std::to_string(level), [&s, level] { s.level = level; },
-                                       level == 1   ? "fastest model"
-                                       : level == 9 ? "best model (levels 1..9; default 5)"
-                                                    : "");
+                                       LevelHelp(info));
     flag->trigger_on_parse();
-    if (level != 1 && level != 9) flag->group("");
+    flag->group("Levels (default " + std::to_string(lmzip::default_level()) + ")");
   }
-  app.add_flag_callback("--fast", [&s] { s.level = 1; }, "same as -1")->trigger_on_parse();
-  app.add_flag_callback("--best", [&s] { s.level = 9; }, "same as -9")->trigger_on_parse();
+  const int fastest = levels.front().level, best = levels.back().level;
+  app.add_flag_callback("--fast", [&s, fastest] { s.level = fastest; }, "same as -" + std::to_string(fastest))
+      ->trigger_on_parse();
+  app.add_flag_callback("--best", [&s, best] { s.level = best; }, "same as -" + std::to_string(best))
+      ->trigger_on_parse();
   app.add_flag("-V,--version", version, "print the version and exit");
 
   // The subcommands are names for modes; their flags and files go to the

@@ -36,6 +36,12 @@ expect_rc 0 "-kf -5 and -q" "$LMZIP" -kf -5 -q -c one > /dev/null
 [ ! -s stderr ] || fail "-q printed: $(cat stderr)"
 expect_rc 0 "-h" "$LMZIP" -h > help.out
 grep -q -- "--rm" help.out || fail "-h lacks --rm"
+# Each level's help line comes from the level table: its model and chunks.
+grep -q -- "-9 .*max.lmzm; chunks of 512K to 1M" help.out || fail "-h lacks -9's row: $(grep -- ' -9 ' help.out)"
+grep -q "Levels (default 5)" help.out || fail "-h lacks the default level"
+# -v says which device ran the frames.
+expect_rc 0 "-v --device cpu" "$LMZIP" -v --device cpu -c text > /dev/null
+grep -q "text: frames 1 on CPU" stderr || fail "-v lacks the device: $(cat stderr)"
 expect_rc 0 "-V" "$LMZIP" -V > version.out
 grep -q "^lmzip " version.out || fail "-V prints: $(cat version.out)"
 

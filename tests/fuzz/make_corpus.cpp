@@ -2,12 +2,10 @@
 // small model files, .lmz streams made with the tiny fuzz models (stored and
 // coded chunks, several frames, two streams back to back) and raw inputs for
 // the round trip. Deterministic: running it again writes the same files.
-// decompress/v1_*.lmz are kept from lmzip 0.1 (chunk mode 1, before the match
-// model), v2_*.lmz from 0.2 (mode 2, before frame matches) and v3_*.lmz from
-// 0.3 (mode 3, before context counts) and v4_*.lmz from 0.6 (mode 4, what
-// levels 1 to 3 still write; the others are mode 6 since 0.7), so that the
-// old modes stay fuzzed and decodable; nothing rewrites them. Mode 5 (0.6's
-// levels 4 to 9) differs from mode 6 only in the counts' sizes.
+// decompress/v<N>_*.lmz hold chunks of mode N, written by earlier versions
+// (CHANGELOG.md) and kept so that every mode no level writes today stays
+// fuzzed and decodable; nothing rewrites them. The wide-counts mode differs
+// from the large-counts one only in the counts' sizes.
 //
 //   build-fuzz/make_corpus tests/fuzz/corpus
 #include <cstdint>
