@@ -8,34 +8,15 @@
 #include <vector>
 
 #include "model/int_ops.h"
+#include "model/xoshiro256.h"
 
 namespace lmzip {
 namespace {
 
-// xoshiro256** seeded through splitmix64: the same stream on every platform,
-// unlike std:: distributions.
-class Xoshiro256 {
+// The generator's draws: xoshiro256** (model/xoshiro256.h), in integers.
+class Xoshiro256Draws : public Xoshiro256 {
  public:
-  explicit Xoshiro256(std::uint64_t seed) {
-    for (auto& s : state_) {
-      seed += 0x9e3779b97f4a7c15ull;
-      std::uint64_t z = seed;
-      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-      z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-      s = z ^ (z >> 31);
-    }
-  }
-  std::uint64_t next() {
-    const std::uint64_t result = rotl(state_[1] * 5, 7) * 9;
-    const std::uint64_t t = state_[1] << 17;
-    state_[2] ^= state_[0];
-    state_[3] ^= state_[1];
-    state_[1] ^= state_[2];
-    state_[0] ^= state_[3];
-    state_[2] ^= t;
-    state_[3] = rotl(state_[3], 45);
-    return result;
-  }
+  using Xoshiro256::Xoshiro256;
   // Uniform in [0, n) up to a bias below n / 2^64, irrelevant here.
   std::uint32_t below(std::uint32_t n) {
     return static_cast<std::uint32_t>((static_cast<unsigned __int128>(next()) * n) >> 64);
@@ -46,9 +27,6 @@ class Xoshiro256 {
     return static_cast<std::int32_t>(std::clamp<std::int64_t>(v, 1, std::numeric_limits<std::int32_t>::max()));
   }
 
- private:
-  static std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-  std::uint64_t state_[4];
 };
 
 // Statistics random_model() aims for, in the integer network's units. The scales are
@@ -74,7 +52,7 @@ std::int64_t multiplier_for(std::int64_t target, std::uint32_t in, std::int64_t 
   return std::max<std::int64_t>(1, ((target << shift << 8) + den / 2) / den);
 }
 
-QuantLinear random_linear(Xoshiro256& rng, std::uint32_t out, std::uint32_t in, unsigned shift,
+QuantLinear random_linear(Xoshiro256Draws& rng, std::uint32_t out, std::uint32_t in, unsigned shift,
                           std::int64_t multiplier) {
   QuantLinear l;
   l.out = out;
@@ -87,7 +65,7 @@ QuantLinear random_linear(Xoshiro256& rng, std::uint32_t out, std::uint32_t in, 
   return l;
 }
 
-std::vector<std::int32_t> random_gains(Xoshiro256& rng, std::uint32_t size) {
+std::vector<std::int32_t> random_gains(Xoshiro256Draws& rng, std::uint32_t size) {
   std::vector<std::int32_t> g(size);
   for (auto& x : g) x = rng.jitter(kNormGain);
   return g;
@@ -121,7 +99,7 @@ std::vector<std::int32_t> alibi_slopes(std::uint32_t heads) {
 ModelFile random_model(const ModelConfig& config, std::uint64_t seed) {
   validate_config(config);
   const ModelConfig& c = config;
-  Xoshiro256 rng(seed);
+  Xoshiro256Draws rng(seed);
   ModelFile m;
   m.config = c;
   m.name = "random-" + std::to_string(seed);

@@ -24,30 +24,6 @@ namespace trainer {
 // ---------------------------------------------------------------------------
 // Random numbers
 
-static std::uint64_t splitmix64(std::uint64_t& x) {
-  std::uint64_t z = (x += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
-Rng::Rng(std::uint64_t seed) {
-  for (auto& word : s_) word = splitmix64(seed);
-}
-
-std::uint64_t Rng::next() {
-  auto rotl = [](std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); };
-  const std::uint64_t result = rotl(s_[1] * 5, 7) * 9;
-  const std::uint64_t t = s_[1] << 17;
-  s_[2] ^= s_[0];
-  s_[3] ^= s_[1];
-  s_[1] ^= s_[2];
-  s_[0] ^= s_[3];
-  s_[2] ^= t;
-  s_[3] = rotl(s_[3], 45);
-  return result;
-}
-
 std::uint64_t Rng::below(std::uint64_t n) {
   // Rejection keeps it exactly uniform.
   const std::uint64_t limit = ~std::uint64_t{0} - (~std::uint64_t{0} % n);

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "model/xoshiro256.h"
 #include "tokenize/tokenizer.h"
 
 namespace lmzip {
@@ -16,19 +17,13 @@ struct TrainOptions;
 
 namespace trainer {
 
-// xoshiro256**, seeded through splitmix64: small state that a checkpoint can
-// store, and the same sequence on every platform (unlike std:: distributions).
-class Rng {
+// The trainer's draws from xoshiro256** (model/xoshiro256.h), whose state a
+// checkpoint stores.
+class Rng : public Xoshiro256 {
  public:
-  explicit Rng(std::uint64_t seed = 1);
-  std::uint64_t next();
+  explicit Rng(std::uint64_t seed = 1) : Xoshiro256(seed) {}
   std::uint64_t below(std::uint64_t n);  // uniform in [0, n), n > 0
   double uniform();                      // [0, 1)
-  std::array<std::uint64_t, 4> state() const { return s_; }
-  void set_state(const std::array<std::uint64_t, 4>& s) { s_ = s; }
-
- private:
-  std::array<std::uint64_t, 4> s_;
 };
 
 // Token ids of every input file. The held-out part of a file is its last
