@@ -185,8 +185,8 @@ void encode_frames(Predictor& predictor, std::vector<CodedChunk>& chunks, const 
 // write failure (the CLI then names the errno: "write error: File too large").
 Stats compress(std::istream& in, std::ostream& out, const CompressOptions& options) try {
   const LevelSettings& level = level_settings(options.level);
-  const ModelInfo info = resolve_model(options);
   PredictorFactory backends(options.device);
+  const ModelInfo info = resolve_model(options);
   auto session = ModelSession::open(info.path);
   const ModelFile& model = session->model;
   const std::size_t chunk_bytes = std::min<std::size_t>(
