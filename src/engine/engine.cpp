@@ -369,7 +369,7 @@ Stats decompress(std::istream& in, std::ostream& out, const DecompressOptions& o
           bytes.reserve(frame.original_size());
           for (std::size_t i = 0; i < frame.chunks.size(); ++i) {
             const ChunkEntry& e = frame.chunks[i];
-            if (e.mode == ChunkMode::Stored) {
+            if (!is_coded(e.mode)) {
               bytes.append(reinterpret_cast<const char*>(frame.payloads[i].data()), frame.payloads[i].size());
               ++stats.stored_chunks;
             } else {
@@ -416,7 +416,7 @@ std::vector<StreamInfo> list(std::istream& in) {
         ++info.frames;
         info.chunks += frame.chunks.size();
         for (const ChunkEntry& e : frame.chunks)
-          if (e.mode == ChunkMode::Stored) ++info.stored_chunks;
+          if (!is_coded(e.mode)) ++info.stored_chunks;
       }
       info.original_bytes = reader.trailer().original_size;
       info.compressed_bytes = reader.offset() - start;
