@@ -573,9 +573,10 @@ void AddLevelFlags(CLI::App& app, int& level, const std::vector<lmzip::LevelInfo
   }
 }
 
-// CLI11 takes a dashed word whose letter it does not know and that is not a
-// letter (-0, the 0 of -10, -.) for a file name; a gzip or xz user means an
-// option. Returns the usage error for the first such word before "--", or "".
+// CLI11 takes some dashed words it cannot read as options for file names: -0,
+// the -0 left of -10 once -1 is read, -.; a gzip or xz user meant options.
+// Returns the usage error for the first dashed word before "--" with a letter
+// that no option has, or "". Words after train or derive are theirs to parse.
 std::string UnknownShortOption(const CLI::App& app, int argc, char** argv, const std::string& levels) {
   auto takes_value = [&app](const std::string& name) {
     const CLI::Option* option = app.get_option_no_throw(name);
@@ -583,7 +584,7 @@ std::string UnknownShortOption(const CLI::App& app, int argc, char** argv, const
   };
   for (int i = 1; i < argc; ++i) {
     const std::string word = argv[i];
-    if (word == "--" || word == "train" || word == "derive") break;  // those parse their own options
+    if (word == "--" || word == "train" || word == "derive") break;
     if (word.size() < 2 || word[0] != '-') continue;
     if (word[1] == '-') {
       if (word.find('=') == std::string::npos && takes_value(word)) ++i;  // its value may start with -
@@ -631,7 +632,9 @@ int Main(int argc, char** argv) {
   app.add_flag("-l,--list", list, "list the contents of .lmz files");
   app.add_flag("-c,--stdout,--to-stdout", s.to_stdout, "write to stdout, keep the input");
   app.add_option("-o,--output", s.output, "write to FILE (one input only)")->type_name("FILE");
-  app.add_flag("-f,--force", s.force, "overwrite outputs, write to terminals, read links, special files, set-user-ID, set-group-ID, sticky and hard-linked files");
+  app.add_flag("-f,--force", s.force,
+               "overwrite outputs, write to terminals, read links, special files, set-user-ID, set-group-ID, "
+               "sticky and hard-linked files");
   app.add_flag("-k,--keep", keep, "keep the input (the default)");
   app.add_flag("--rm", s.remove_input, "remove the input after success");
   app.add_option("-S,--suffix", s.suffix, "suffix of compressed files (default .lmz); .lmz and .tlmz still decompress")
@@ -752,7 +755,7 @@ int Main(int argc, char** argv) {
 
   if (keep && s.remove_input) return UsageError("-k and --rm cannot be combined");
   if (s.suffix.empty() || s.suffix.find('/') != std::string::npos)
-    return UsageError("invalid suffix '" + s.suffix + "': not empty, no /");
+    return UsageError("invalid suffix '" + s.suffix + "': it must be non-empty and have no /");
   if (s.recursive && !s.output.empty()) return UsageError("-o and -r cannot be combined");
   if (s.files.empty()) s.files.push_back("-");
   if (!s.output.empty()) {

@@ -31,6 +31,8 @@ for word in -0 -00 -10 -90; do
   absent ./-0.lmz "$word with a file named -0"
 done
 usage_error "-0" "$LMZIP" -0
+usage_error "-\\." "$LMZIP" -.5 text
+absent text.lmz "-.5 text"
 absent ./-0.lmz "-0 alone"
 # A file really named -0: after --, or as ./-0.
 expect_rc 0 "-- -0" "$LMZIP" -- -0
