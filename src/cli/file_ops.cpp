@@ -315,9 +315,11 @@ void ListFolderInto(const std::string& folder, FolderListing& listing) {
   const std::string prefix = folder.back() == '/' ? folder : folder + "/";
   for (const auto& name : names) {
     const std::string path = prefix + name;
-    if (is_directory(path))
+    struct stat status {};
+    if (lstat(path.c_str(), &status) != 0) continue;  // gone meanwhile
+    if (S_ISDIR(status.st_mode))
       ListFolderInto(path, listing);
-    else
+    else if (S_ISREG(status.st_mode))
       listing.files.push_back(path);
   }
 }

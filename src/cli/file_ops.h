@@ -130,9 +130,10 @@ bool path_exists(const std::string& path);
 // True if path is a directory (a link to one is not).
 bool is_directory(const std::string& path);
 
-// What is below a folder, for -r: every entry that is not a folder, as
-// FOLDER/.../NAME in name order; links are listed, never followed. Folders
-// that could not be read are listed with the reason.
+// What is below a folder, for -r: every regular file, as FOLDER/.../NAME in
+// name order. Links are not followed, and links, FIFOs and devices are left
+// out (a FIFO could block the run). Folders that could not be read are listed
+// with the reason.
 struct FolderListing {
   std::vector<std::string> files;
   std::vector<std::pair<std::string, std::string>> unreadable;

@@ -138,11 +138,15 @@ usage_error "suffix" "$LMZIP" -S a/b text
 
 mkdir -p tree/sub/deeper
 cp text tree/a && cp text tree/sub/b && cp text tree/sub/deeper/c && cp text9.lmz tree/sub/old.lmz
+# Links and FIFOs below a folder pass silently (exit 0): only regular files are
+# read, and a followed sub-link would meet sub/b.lmz already there (exit 1).
+ln -s a tree/link && ln -s sub tree/sub-link && mkfifo tree/fifo
 expect_rc 1 "a folder without -r" "$LMZIP" tree
 expect_stderr "tree: is a directory" "a folder without -r"
 expect_rc 0 "-r" "$LMZIP" -r tree
 for f in tree/a tree/sub/b tree/sub/deeper/c; do same_bytes "$f.lmz" text5.lmz "-r: $f"; done
 absent tree/sub/old.lmz.lmz "-r skips .lmz files"
+absent tree/link.lmz "-r skips links"
 rm tree/a tree/sub/b tree/sub/deeper/c
 expect_rc 0 "-d -r" "$LMZIP" -d -r tree
 for f in tree/a tree/sub/b tree/sub/deeper/c tree/sub/old; do same_bytes "$f" text "-d -r: $f"; done
