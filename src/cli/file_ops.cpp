@@ -5,6 +5,7 @@
 // signal handler: unlink, sigaction, raise.
 #include "cli/file_ops.h"
 
+#include <dirent.h>    // opendir, readdir
 #include <fcntl.h>     // open, O_* flags
 #include <sched.h>     // sched_getaffinity, CPU_COUNT
 #include <limits.h>    // PATH_MAX
@@ -12,7 +13,7 @@
 #include <sys/stat.h>  // fstat, fchmod, futimens
 #include <unistd.h>    // read, write, fsync, link, unlink
 
-#include <algorithm>  // max
+#include <algorithm>  // max, sort
 #include <atomic>   // atomic_signal_fence
 #include <cerrno>
 #include <cstdlib>  // mkostemp
@@ -287,6 +288,73 @@ void install_cleanup_on_signals() {
 bool path_exists(const std::string& path) {
   struct stat status {};
   return lstat(path.c_str(), &status) == 0;
+}
+
+bool is_directory(const std::string& path) {
+  struct stat status {};
+  return lstat(path.c_str(), &status) == 0 && S_ISDIR(status.st_mode);
+}
+
+namespace {
+
+void ListFolderInto(const std::string& folder, FolderListing& listing) {
+  DIR* dir = opendir(folder.c_str());
+  if (dir == nullptr) {
+    listing.unreadable.emplace_back(folder, errno_text(errno));
+    return;
+  }
+  std::vector<std::string> names;
+  errno = 0;
+  while (const dirent* entry = readdir(dir)) {
+    const std::string name = entry->d_name;
+    if (name != "." && name != "..") names.push_back(name);
+  }
+  if (errno != 0) listing.unreadable.emplace_back(folder, errno_text(errno));
+  closedir(dir);
+  std::sort(names.begin(), names.end());
+  const std::string prefix = folder.back() == '/' ? folder : folder + "/";
+  for (const auto& name : names) {
+    const std::string path = prefix + name;
+    struct stat status {};
+    if (lstat(path.c_str(), &status) != 0) continue;  // gone meanwhile
+    if (S_ISDIR(status.st_mode))
+      ListFolderInto(path, listing);
+    else if (S_ISREG(status.st_mode))
+      listing.files.push_back(path);
+  }
+}
+
+}  // namespace
+
+FolderListing list_folder(const std::string& folder) {
+  FolderListing listing;
+  ListFolderInto(folder, listing);
+  return listing;
+}
+
+std::string needs_force(const struct stat& status) {
+  const char* why = "";
+  if (status.st_mode & S_ISUID) why = "is set-user-ID";
+  else if (status.st_mode & S_ISGID) why = "is set-group-ID";
+  else if (status.st_mode & S_ISVTX) why = "has the sticky bit set";
+  std::string reason = why;
+  if (reason.empty() && status.st_nlink > 1) {
+    const auto others = static_cast<unsigned long long>(status.st_nlink - 1);
+    reason = "has " + std::to_string(others) + (others == 1 ? " other link" : " other links");
+  }
+  return reason.empty() ? "" : reason + " -- ignored (use -f to read it anyway)";
+}
+
+std::string readable_file_problem(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return errno_text(errno);
+  struct stat status {};
+  std::string problem;
+  if (fstat(fd, &status) != 0) problem = errno_text(errno);
+  else if (S_ISDIR(status.st_mode)) problem = "is a directory";
+  else if (!S_ISREG(status.st_mode)) problem = "is not a regular file";
+  ::close(fd);
+  return problem;
 }
 
 bool same_file(const std::string& a, const struct stat& b) {

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <streambuf>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace lmzip::cli {
@@ -116,8 +117,28 @@ class AtomicOutputFile {
 // Also ignores SIGXFSZ, so a write over the file-size limit fails with EFBIG.
 void install_cleanup_on_signals();
 
+// Why a regular file is left alone unless -f, as gzip and xz do: a set-user-ID,
+// set-group-ID or sticky bit, or other hard links (an output beside one name
+// is not beside the others); "" if none, else worded for "lmzip: FILE: reason".
+std::string needs_force(const struct stat& status);
+
+// "" if path is a regular file this process may read, else the reason.
+std::string readable_file_problem(const std::string& path);
+
 // True if path names an existing directory entry (any type, links not followed).
 bool path_exists(const std::string& path);
+// True if path is a directory (a link to one is not).
+bool is_directory(const std::string& path);
+
+// What is below a folder, for -r: every regular file, as FOLDER/.../NAME in
+// name order. Links are not followed, and links, FIFOs and devices are left
+// out (a FIFO could block the run). Folders that could not be read are listed
+// with the reason.
+struct FolderListing {
+  std::vector<std::string> files;
+  std::vector<std::pair<std::string, std::string>> unreadable;
+};
+FolderListing list_folder(const std::string& folder);
 // True if both paths name the same file (device and inode).
 bool same_file(const std::string& a, const struct stat& b);
 // Removes a file; returns "" or the reason.

@@ -30,7 +30,7 @@
 namespace lmzip::cli {
 namespace {
 
-constexpr const char* kSuffix = ".lmz";
+constexpr const char* kSuffix = ".lmz";  // the default of -S
 constexpr const char* kTarSuffix = ".tlmz";  // shorthand for .tar.lmz
 
 enum class Mode { Compress, Decompress, Test, List };
@@ -51,6 +51,8 @@ struct Settings {
   std::string model;        // -m
   std::string device = "auto";  // --device
   std::uint32_t chunk_bytes = 0;  // --chunk-size (0: the model's default)
+  std::string suffix = kSuffix;   // -S
+  bool recursive = false;         // -r
 };
 
 bool EndsWith(const std::string& s, const std::string& suffix) {
@@ -60,9 +62,16 @@ bool EndsWith(const std::string& s, const std::string& suffix) {
 
 std::string DisplayName(const std::string& file) { return file == "-" ? "stdin" : file; }
 
-// The decompressed name for FILE.lmz / FILE.tlmz, or "" for an unknown suffix.
-std::string StripSuffix(const std::string& file) {
-  if (EndsWith(file, kSuffix)) return file.substr(0, file.size() - std::string(kSuffix).size());
+std::string BaseName(const std::string& path) {
+  std::size_t slash = path.find_last_of('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+// The decompressed name for FILE.SUFFIX (-S), FILE.lmz or FILE.tlmz, or "" for
+// an unknown suffix: as gzip and xz, -S adds a suffix to the known ones.
+std::string StripSuffix(const std::string& file, const std::string& suffix) {
+  for (const std::string& known : {suffix, std::string(kSuffix)})
+    if (EndsWith(file, known)) return file.substr(0, file.size() - known.size());
   if (EndsWith(file, kTarSuffix)) return file.substr(0, file.size() - std::string(kTarSuffix).size()) + ".tar";
   return "";
 }
@@ -234,8 +243,13 @@ class FileProcessor {
     if (settings_.to_stdout || settings_.output == "-") return true;
     return file == "-" && settings_.output.empty();
   }
+  std::vector<std::string> inputs(Outcome& result);
   Outcome process(const std::string& file);
   Outcome list(const std::string& file);
+  Outcome write_failed(const std::string& target, int error) {
+    if (target == "stdout") stdout_failed_ = true;
+    return fail(target, "write error: " + errno_text(error));
+  }
   Outcome fail(const std::string& file, const std::string& reason) {
     spdlog::error("{}: {}", DisplayName(file), reason);
     return Outcome::Failed;
@@ -245,15 +259,40 @@ class FileProcessor {
   CompressOptions compress_options_;
   DecompressOptions decompress_options_;
   FdWriteBuffer stdout_buffer_;  // shared: several inputs with -c concatenate
+  bool stdout_failed_ = false;   // reported once; later outputs to it are skipped
   bool show_progress_ = false;
   // Totals for -l over several files.
   lmzip::StreamInfo list_total_;
   std::uint64_t list_streams_ = 0;
 };
 
-Outcome FileProcessor::run() {
-  bool any_stdout = false, any_stdin = false;
+// The files to process: the command line's, with each folder replaced by the
+// files below it under -r (those to compress, or those with a known suffix).
+std::vector<std::string> FileProcessor::inputs(Outcome& result) {
+  if (!settings_.recursive) return settings_.files;
+  std::vector<std::string> files;
   for (const auto& file : settings_.files) {
+    if (file == "-" || !is_directory(file)) {
+      files.push_back(file);
+      continue;
+    }
+    FolderListing listing = list_folder(file);
+    for (const auto& [folder, reason] : listing.unreadable) result = fail(folder, reason);
+    for (auto& below : listing.files) {
+      // As gzip -r: files that already have the suffix, or lack it, pass silently.
+      const bool compressed = settings_.mode == Mode::Compress ? EndsWith(below, settings_.suffix)
+                                                               : StripSuffix(below, settings_.suffix).empty();
+      if (!compressed) files.push_back(std::move(below));
+    }
+  }
+  return files;
+}
+
+Outcome FileProcessor::run() {
+  Outcome result = Outcome::Ok;
+  const std::vector<std::string> files = inputs(result);
+  bool any_stdout = false, any_stdin = false;
+  for (const auto& file : files) {
     any_stdout = any_stdout || writes_stdout(file);
     any_stdin = any_stdin || file == "-";
   }
@@ -266,6 +305,12 @@ Outcome FileProcessor::run() {
       spdlog::error("compressed data cannot be read from a terminal (use -f, or redirect)");
       return Outcome::Failed;
     }
+  }
+  if (settings_.mode != Mode::Compress && !settings_.model.empty()) {
+    // Decompressing looks a model up by its id, and would pass over a -m it
+    // cannot read without a word.
+    std::string problem = readable_file_problem(settings_.model);
+    if (!problem.empty()) return fail(settings_.model, "cannot read the model: " + problem);
   }
   if (settings_.mode == Mode::Compress) {
     // One clear message before any work if there is no model at all.
@@ -284,21 +329,18 @@ Outcome FileProcessor::run() {
                 "Ratio", "Model", "Filename");
   }
 
-  Outcome result = Outcome::Ok;
-  for (const auto& file : settings_.files) {
+  for (const auto& file : files) {
+    if (stdout_failed_ && writes_stdout(file)) continue;  // already said, and failed
     Outcome one = settings_.mode == Mode::List ? list(file) : process(file);
     if (one == Outcome::Failed || (one == Outcome::Warned && result == Outcome::Ok)) result = one;
   }
 
-  if (settings_.mode == Mode::List && settings_.files.size() > 1) {
+  if (settings_.mode == Mode::List && files.size() > 1) {
     std::printf("%7" PRIu64 " %7" PRIu64 " %7" PRIu64 " %14" PRIu64 " %14" PRIu64 " %7s  %-11s %s\n", list_streams_,
                 list_total_.frames, list_total_.chunks, list_total_.compressed_bytes, list_total_.original_bytes,
                 Percent(list_total_.compressed_bytes, list_total_.original_bytes).c_str(), "", "(total)");
   }
-  if (!stdout_buffer_.flush_all()) {
-    spdlog::error("stdout: write error: {}", errno_text(stdout_buffer_.error()));
-    result = Outcome::Failed;
-  }
+  if (!stdout_failed_ && !stdout_buffer_.flush_all()) result = write_failed("stdout", stdout_buffer_.error());
   if (std::fflush(stdout) != 0) {
     spdlog::error("stdout: {}", errno_text(errno));
     result = Outcome::Failed;
@@ -353,21 +395,29 @@ Outcome FileProcessor::process(const std::string& file) {
   InputFile input;
   std::string problem = input.open(file, settings_.force || !to_file, settings_.force || !to_file);
   if (!problem.empty()) return fail(file, problem);
+  // As gzip and xz: a warning, not an error, since the file is fine.
+  if (to_file && !settings_.force && input.is_regular() && !input.is_stdin()) {
+    problem = needs_force(input.status());
+    if (!problem.empty()) {
+      spdlog::warn("{}: {}", file, problem);
+      return Outcome::Warned;
+    }
+  }
 
   std::string target;
   if (to_file) {
     if (!settings_.output.empty()) {
       target = settings_.output;
     } else if (compressing) {
-      if (EndsWith(file, kSuffix) && !settings_.force) {
-        spdlog::warn("{}: already has {} suffix -- ignored (use -f to compress it again)", file, kSuffix);
+      if (EndsWith(file, settings_.suffix) && !settings_.force) {
+        spdlog::warn("{}: already has {} suffix -- ignored (use -f to compress it again)", file, settings_.suffix);
         return Outcome::Warned;
       }
-      target = file + kSuffix;
+      target = file + settings_.suffix;
     } else {
-      target = StripSuffix(file);
+      target = StripSuffix(file, settings_.suffix);
       if (target.empty())
-        return fail(file, std::string("unknown suffix (") + kSuffix + " expected) -- use -o FILE or -c");
+        return fail(file, "unknown suffix (" + settings_.suffix + " expected) -- use -o FILE or -c");
     }
     if (!input.is_stdin() && same_file(target, input.status()))
       return fail(file, "refusing to write the output over the input");
@@ -406,8 +456,7 @@ Outcome FileProcessor::process(const std::string& file) {
     progress.clear();
     // Our buffers know the errno behind a failed read or write.
     if (read_buffer.error() != 0) return fail(file, "read error: " + errno_text(read_buffer.error()));
-    if (sink_fd != nullptr && sink_fd->error() != 0)
-      return fail(to_file ? target : "stdout", "write error: " + errno_text(sink_fd->error()));
+    if (sink_fd != nullptr && sink_fd->error() != 0) return write_failed(to_file ? target : "stdout", sink_fd->error());
     return fail(file, Describe(e));
   } catch (const std::bad_alloc&) {
     progress.clear();
@@ -418,8 +467,7 @@ Outcome FileProcessor::process(const std::string& file) {
   }
   progress.clear();
   if (read_buffer.error() != 0) return fail(file, "read error: " + errno_text(read_buffer.error()));
-  if (sink_fd != nullptr && !sink_fd->flush_all())
-    return fail(to_file ? target : "stdout", "write error: " + errno_text(sink_fd->error()));
+  if (sink_fd != nullptr && !sink_fd->flush_all()) return write_failed(to_file ? target : "stdout", sink_fd->error());
 
   if (to_file) {
     // A FIFO's or device's mode and times mean nothing for a regular file.
@@ -513,17 +561,68 @@ int UsageError(const std::string& message) {
   return 1;
 }
 
+// -1 ... -9; hidden where they repeat the main command's (after compress or
+// decompress, where CLI11 would otherwise take "-9" for a file name).
+void AddLevelFlags(CLI::App& app, int& level, const std::vector<lmzip::LevelInfo>& levels, bool shown) {
+  for (const lmzip::LevelInfo& info : levels) {
+    const int n = info.level;
+    // trigger_on_parse: "-19" reads as -1 -9 and the last one wins.
+    auto* flag = app.add_flag_callback("-" + std::to_string(n), [&level, n] { level = n; }, LevelHelp(info));
+    flag->trigger_on_parse();
+    flag->group(shown ? "Levels (default " + std::to_string(lmzip::default_level()) + ")" : "");
+  }
+}
+
+// CLI11 takes some dashed words it cannot read as options for file names: -0,
+// the -0 left of -10 once -1 is read, -.; a gzip or xz user meant options.
+// Returns the usage error for the first dashed word before "--" with a letter
+// that no option has, or "". Words after train or derive are theirs to parse.
+std::string UnknownShortOption(const CLI::App& app, int argc, char** argv, const std::string& levels) {
+  auto takes_value = [&app](const std::string& name) {
+    const CLI::Option* option = app.get_option_no_throw(name);
+    return option != nullptr && option->get_expected_min() > 0;
+  };
+  for (int i = 1; i < argc; ++i) {
+    const std::string word = argv[i];
+    if (word == "--" || word == "train" || word == "derive") break;
+    if (word.size() < 2 || word[0] != '-') continue;
+    if (word[1] == '-') {
+      if (word.find('=') == std::string::npos && takes_value(word)) ++i;  // its value may start with -
+      continue;
+    }
+    for (std::size_t k = 1; k < word.size(); ++k) {
+      const std::string name{'-', word[k]};
+      if (app.get_option_no_throw(name) == nullptr) {
+        std::string message = "unknown option " + name;
+        if (word.size() > 2) message += " in " + word;
+        if (word[k] >= '0' && word[k] <= '9') message += " (levels are " + levels + ")";
+        return message;
+      }
+      if (takes_value(name)) {
+        if (k + 1 == word.size()) ++i;  // -o FILE; else -oFILE
+        break;
+      }
+    }
+  }
+  return "";
+}
+
 int Main(int argc, char** argv) {
   Settings s;
   TrainOptions train_options;
   int verbose = 0, quiet = 0;
   bool decompress = false, compress = false, test = false, list = false, keep = false, version = false;
+  // Links named unlmzip and lmzcat mean -d and -dc, as unxz and xzcat.
+  const std::string called = BaseName(argc > 0 ? argv[0] : "");
+  if (called == "unlmzip" || called == "lmzcat") decompress = true;
+  if (called == "lmzcat") s.to_stdout = true;
 
   CLI::App app{"lmzip: lossless compression with a language model.\n"
                "With no FILE, or FILE -, read stdin and write stdout.",
                "lmzip"};
   app.footer(
       "A file named compress, decompress, train or derive: put -- before it (lmzip -- compress).\n"
+      "Called as unlmzip, lmzip means -d; as lmzcat, -dc.\n"
       "Models are searched in -m, $LMZIP_MODEL_PATH, then next to the program.\n"
       "Exit status: 0 ok, 1 error, 2 warning (a file skipped).");
   app.add_option("files", s.files, "files to process")->type_name("FILE");
@@ -533,9 +632,15 @@ int Main(int argc, char** argv) {
   app.add_flag("-l,--list", list, "list the contents of .lmz files");
   app.add_flag("-c,--stdout,--to-stdout", s.to_stdout, "write to stdout, keep the input");
   app.add_option("-o,--output", s.output, "write to FILE (one input only)")->type_name("FILE");
-  app.add_flag("-f,--force", s.force, "overwrite outputs, write to terminals, read links and special files");
+  app.add_flag("-f,--force", s.force,
+               "overwrite outputs, write to terminals, read links, special files, set-user-ID, set-group-ID, "
+               "sticky and hard-linked files");
   app.add_flag("-k,--keep", keep, "keep the input (the default)");
   app.add_flag("--rm", s.remove_input, "remove the input after success");
+  app.add_option("-S,--suffix", s.suffix, "suffix of compressed files (default .lmz); .lmz and .tlmz still decompress")
+      ->type_name("SUFFIX");
+  app.add_flag("-r,--recursive", s.recursive,
+               "for a folder, the files below it: those without the suffix, or with -d, -t or -l those with it");
   app.add_option("-T,--threads", s.threads, "worker threads (0: the cores this process may use)")
       ->check(CLI::Range(0, 4096))
       ->capture_default_str();
@@ -554,14 +659,7 @@ int Main(int argc, char** argv) {
   app.add_flag("-v,--verbose", verbose, "per-file sizes and the model's ideal size; repeatable");
   app.add_flag("-q,--quiet", quiet, "no warnings; twice: no errors either");
   const std::vector<lmzip::LevelInfo> levels = lmzip::levels();
-  for (const lmzip::LevelInfo& info : levels) {
-    const int level = info.level;
-    // trigger_on_parse: "-19" reads as -1 -9 and the last one wins.
-    auto* flag = app.add_flag_callback("-" + std::to_string(level), [&s, level] { s.level = level; },
-                                       LevelHelp(info));
-    flag->trigger_on_parse();
-    flag->group("Levels (default " + std::to_string(lmzip::default_level()) + ")");
-  }
+  AddLevelFlags(app, s.level, levels, true);
   const int fastest = levels.front().level, best = levels.back().level;
   app.add_flag_callback("--fast", [&s, fastest] { s.level = fastest; }, "same as -" + std::to_string(fastest))
       ->trigger_on_parse();
@@ -576,6 +674,7 @@ int Main(int argc, char** argv) {
   for (auto* cmd : {compress_cmd, decompress_cmd}) {
     cmd->fallthrough();
     cmd->set_help_flag();
+    AddLevelFlags(*cmd, s.level, levels, false);
   }
   auto* train_cmd = app.add_subcommand("train", "train a model file from text");
   AddTrainOptions(*train_cmd, train_options);
@@ -589,6 +688,9 @@ int Main(int argc, char** argv) {
   derive_cmd->add_option("--name", derive_options.name, "model name stored in the file (default: the input's)");
   app.require_subcommand(0, 1);
 
+  const std::string unknown =
+      UnknownShortOption(app, argc, argv, "-" + std::to_string(fastest) + " to -" + std::to_string(best));
+  if (!unknown.empty()) return UsageError(unknown);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -652,6 +754,9 @@ int Main(int argc, char** argv) {
   if (compress_cmd->parsed() && s.mode != Mode::Compress) return UsageError("compress cannot be combined with -d, -t or -l");
 
   if (keep && s.remove_input) return UsageError("-k and --rm cannot be combined");
+  if (s.suffix.empty() || s.suffix.find('/') != std::string::npos)
+    return UsageError("invalid suffix '" + s.suffix + "': it must be non-empty and have no /");
+  if (s.recursive && !s.output.empty()) return UsageError("-o and -r cannot be combined");
   if (s.files.empty()) s.files.push_back("-");
   if (!s.output.empty()) {
     if (s.files.size() != 1) return UsageError("-o needs exactly one input file");

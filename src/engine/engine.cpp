@@ -425,6 +425,8 @@ std::vector<StreamInfo> list(std::istream& in) {
   } catch (const FormatError& e) {
     throw corrupt(e.what());
   }
+  // As decompress(): no stream at all is not a valid file.
+  if (result.empty()) throw corrupt("empty input: not an lmzip stream");
   return result;
 }
 
