@@ -10,12 +10,13 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 # sentencepiece: its spm_train trains token vocabularies (lmzip train).
 # python3-venv: the test suite's CUDA stage installs PyPI's torch into a venv.
+# ninja-build: the sanitizer stage builds its test programs in parallel with it.
 # libopenblas0-pthread: training (lmzip train) runs libtorch, whose GEMMs would otherwise run on the
 # reference BLAS, about 40 times slower.
 $SUDO apt-get install -y -qq --no-install-recommends \
   cmake make g++ pkg-config ca-certificates \
   libtorch-dev libopenblas0-pthread \
-  sentencepiece libcli11-dev libspdlog-dev libgtest-dev python3-venv \
+  sentencepiece libcli11-dev libspdlog-dev libgtest-dev python3-venv ninja-build \
   >/dev/null
 
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null

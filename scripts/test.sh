@@ -1,9 +1,13 @@
 #!/bin/sh
 # Runs the whole test suite in three stages:
 #   normal  the unit tests and the scripted CLI tests (build/);
-#   cuda    the CUDA variant (build-cuda/, scripts/build-cuda.sh): compiled
-#           and linked, then the same tests run with it; the GPU tests skip
-#           where no GPU is present. Skipped, with a message, without nvcc;
+#   cuda    the CUDA variant (build-cuda/, scripts/build-cuda.sh), only what
+#           the CUDA predictor changes: lmzip (and the trainer module it
+#           loads, against the CUDA libtorch) and test_model are compiled and
+#           linked, then the CudaPredictor tests run (the GPU ones skip where
+#           no GPU is present) and cli_basic, a round trip through this lmzip.
+#           The other tests would run the normal stage's code again. Skipped,
+#           with a message, without nvcc;
 #   asan    the unit tests built with AddressSanitizer and UBSan (build-asan/).
 #
 #   scripts/test.sh                       every stage
@@ -37,8 +41,8 @@ if wants cuda; then
   if [ -n "${CUDACXX:-}" ] || command -v nvcc > /dev/null || [ -x /usr/local/cuda/bin/nvcc ]; then
     start=$(date +%s)
     # The first run downloads PyPI's torch into ~/.cache/lmzip (kept for the next).
-    BUILD_DIR=build-cuda JOBS=$jobs TARGETS=all ./scripts/build-cuda.sh
-    ctest --test-dir build-cuda --output-on-failure -j"$jobs"
+    BUILD_DIR=build-cuda JOBS=$jobs TARGETS="lmzip test_model" ./scripts/build-cuda.sh
+    ctest --test-dir build-cuda --output-on-failure -j"$jobs" --no-tests=error -R '^(CudaPredictor\.|cli_basic$)'
     echo "cuda stage: $(($(date +%s) - start)) s"
   else
     echo "cuda stage skipped: no nvcc (install the CUDA toolkit to build the GPU path)"
@@ -47,13 +51,22 @@ fi
 
 if wants asan; then
   start=$(date +%s)
+  # -g1: line tables are all a sanitizer report needs, and the full debug
+  # information of libtorch's headers made the trainer's files compile 30%
+  # slower.
+  # Ninja where installed: it builds the test programs side by side, where
+  # make builds its goals one after another.
+  generator=""
+  command -v ninja > /dev/null && generator="-G Ninja"
+  # shellcheck disable=SC2086
   [ -f build-asan/CMakeCache.txt ] ||
-    cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLMZIP_SANITIZE=ON > /dev/null
-  # The unit-test programs only (one per module under tests/).
-  targets=$(cmake --build build-asan --target help | sed -n 's/^\.\.\. \(test_[a-z_]*\).*/\1/p')
-  for target in $targets; do
-    cmake --build build-asan -j"$jobs" --target "$target"
-  done
+    cmake -S . -B build-asan $generator -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLMZIP_SANITIZE=ON \
+      -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" > /dev/null
+  # The unit-test programs only (one per module under tests/), in one build.
+  targets=$(cmake --build build-asan --target help |
+    sed -n 's/^\(\.\.\. \)\{0,1\}\(test_[a-z_]*\)\(: phony\)\{0,1\}$/\2/p')
+  # shellcheck disable=SC2086
+  cmake --build build-asan -j"$jobs" --target $targets
   ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1:strict_string_checks=1} \
   UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
     ctest --test-dir build-asan --output-on-failure -j"$jobs" -E '^cli_'

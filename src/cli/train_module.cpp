@@ -13,6 +13,13 @@
 
 namespace lmzip::cli {
 
+#ifdef LMZIP_NO_TRAIN_MODULE
+void run_train_module(const TrainOptions&) {
+  throw std::runtime_error(
+      "this lmzip was built without libtorch (LMZIP_TORCH=OFF): `lmzip train` is not available; "
+      "rebuild with -DLMZIP_TORCH=ON (the default, needs libtorch) to train models");
+}
+#else
 void run_train_module(const TrainOptions& options) {
   const std::string program = program_path();
   const std::size_t slash = program.rfind('/');
@@ -43,5 +50,6 @@ void run_train_module(const TrainOptions& options) {
   throw std::runtime_error("training needs " + std::string(kTrainModuleName) +
                            ", built with lmzip; not found (looked for " + tried + ")");
 }
+#endif
 
 }  // namespace lmzip::cli
