@@ -4,8 +4,9 @@
 #   cuda    the CUDA variant (build-cuda/, scripts/build-cuda.sh), only what
 #           the CUDA predictor changes: lmzip (and the trainer module it
 #           loads, against the CUDA libtorch) and test_model are compiled and
-#           linked, then the CudaPredictor tests run (the GPU ones skip where
-#           no GPU is present) and cli_basic, a round trip through this lmzip.
+#           linked, then the CudaPredictor and PredictorFactory tests run (the
+#           GPU ones skip where no GPU is present) and cli_basic, a round trip
+#           through this lmzip.
 #           The other tests would run the normal stage's code again. Skipped,
 #           with a message, without nvcc;
 #   asan    the unit tests built with AddressSanitizer and UBSan (build-asan/).
@@ -42,7 +43,7 @@ if wants cuda; then
     start=$(date +%s)
     # The first run downloads PyPI's torch into ~/.cache/lmzip (kept for the next).
     BUILD_DIR=build-cuda JOBS=$jobs TARGETS="lmzip test_model" ./scripts/build-cuda.sh
-    ctest --test-dir build-cuda --output-on-failure -j"$jobs" --no-tests=error -R '^(CudaPredictor\.|cli_basic$)'
+    ctest --test-dir build-cuda --output-on-failure -j"$jobs" --no-tests=error -R '^(CudaPredictor\.|PredictorFactory\.|cli_basic$)'
     echo "cuda stage: $(($(date +%s) - start)) s"
   else
     echo "cuda stage skipped: no nvcc (install the CUDA toolkit to build the GPU path)"
