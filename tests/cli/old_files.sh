@@ -17,6 +17,20 @@ for model in "$MODELS"/*.lmzm; do
   name=$(basename "$model" .lmzm)
   exists "$OLD/$name.lmz" "a file made with the shipped $name.lmzm"
 done
+# Today's program writes the bytes the committed files hold, at every level:
+# written.sha256 lists the SHA-256 of sample.txt compressed at each level by
+# lmzip 0.11.0 with the models now in models/ (regenerate it, and say so in
+# CHANGELOG.md, only when a level is meant to write other bytes).
+expect_rc 0 "-5 again" env -u LMZIP_MODEL_PATH "$LMZIP" -5 -c "$OLD/sample.txt" > again5.lmz
+same_bytes again5.lmz "$OLD/default-adapted.lmz" "-5 writes default-adapted.lmz's bytes"
+expect_rc 0 "-2 again" env -u LMZIP_MODEL_PATH "$LMZIP" -2 -c "$OLD/sample.txt" > again2.lmz
+same_bytes again2.lmz "$OLD/fast-adapted-narrow.lmz" "-2 writes fast-adapted-narrow.lmz's bytes"
+while IFS=$'\t' read -r level sum; do
+  got=$(env -u LMZIP_MODEL_PATH "$LMZIP" -"$level" -c "$OLD/sample.txt" | sha256sum | cut -d' ' -f1)
+  [ "$got" = "$sum" ] || fail "-$level writes other bytes than written.sha256 records"
+done < "$OLD/written.sha256"
+[ "$(wc -l < "$OLD/written.sha256")" -eq 9 ] || fail "written.sha256 should list the 9 levels"
+
 for archive in "$OLD"/*.lmz; do
   name=$(basename "$archive" .lmz)
   # Only the source tree's models: no path from the environment.
