@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "lmzip/lmzip.h"
 #include "model/exp_tables.h"
 #include "model/int8_gemm.h"
 #include "model/int_ops.h"
@@ -591,6 +592,7 @@ class CpuPredictor final : public Predictor {
 }  // namespace
 
 std::unique_ptr<Predictor> make_cpu_predictor(const ModelFile& model, std::uint32_t max_streams) {
+  if (!kernel_request_problem().empty()) throw Error(Error::Kind::Usage, kernel_request_problem());
   auto predictor = std::make_unique<CpuPredictor>(model, max_streams);
   // Self-test on this backend before anything is coded with it.
   if (selftest_digest(*predictor, model) != model.selftest_digest)

@@ -4,8 +4,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
+#include <string>
 
 namespace lmzip {
 
@@ -15,19 +17,13 @@ constexpr std::uint32_t kBlock = 16;     // outputs per block: two 8-lane int32 
 constexpr std::uint32_t kMaxIn = 131072;  // 127 * 127 * kMaxIn < 2^31: int32 sums are exact
 constexpr std::size_t kRows = 4;          // rows sharing each loaded weight block
 
-bool cpu_has_avx2() {
-  static const bool avx2 = __builtin_cpu_supports("avx2");
-  return avx2;
+const KernelRequest& requested() {
+  static const KernelRequest request = parse_kernel_request(std::getenv("LMZIP_KERNELS"));
+  return request;
 }
 
-std::atomic<bool> use_avx2{cpu_has_avx2()};
-
-bool cpu_has_vnni() {
-  static const bool vnni = cpu_has_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vnni");
-  return vnni;
-}
-
-std::atomic<bool> use_vnni{cpu_has_vnni()};
+std::atomic<bool> use_avx2{requested().avx2};
+std::atomic<bool> use_vnni{requested().vnni};
 
 // As block_rows, with AVX-512 VNNI: one vpdpbusd adds four products per lane.
 template <std::size_t R>
@@ -103,6 +99,33 @@ Int8Gemm::Int8Gemm(const std::int8_t* weight, std::uint32_t out, std::uint32_t i
     offset_[o] = static_cast<std::int32_t>(sum);
   }
 }
+
+bool cpu_has_avx2() {
+  static const bool avx2 = __builtin_cpu_supports("avx2");
+  return avx2;
+}
+
+bool cpu_has_vnni() {
+  static const bool vnni = cpu_has_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vnni");
+  return vnni;
+}
+
+KernelRequest parse_kernel_request(const char* value) {
+  const std::string word = value == nullptr ? "" : value;
+  if (word.empty() || word == "auto") return {cpu_has_avx2(), cpu_has_vnni(), ""};
+  if (word == "portable") return {false, false, ""};
+  if (word == "avx2")
+    return cpu_has_avx2() ? KernelRequest{true, false, ""}
+                          : KernelRequest{false, false, "LMZIP_KERNELS=avx2: this CPU has no AVX2"};
+  if (word == "vnni")
+    return cpu_has_vnni() ? KernelRequest{true, true, ""}
+                          : KernelRequest{cpu_has_avx2(), false, "LMZIP_KERNELS=vnni: this CPU has no AVX-512 VNNI"};
+  return {cpu_has_avx2(), cpu_has_vnni(), "LMZIP_KERNELS must be auto, vnni, avx2 or portable, not '" + word + "'"};
+}
+
+const std::string& kernel_request_problem() { return requested().problem; }
+
+const char* kernel_name() { return use_avx2 && use_vnni ? "vnni" : use_avx2 ? "avx2" : "portable"; }
 
 bool avx2_kernels() { return use_avx2; }
 void set_avx2_kernels(bool enabled) { use_avx2 = enabled && cpu_has_avx2(); }

@@ -4,9 +4,30 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace lmzip {
+
+bool cpu_has_avx2();
+bool cpu_has_vnni();  // AVX-512 VNNI (with AVX2)
+
+// The kernels asked for by the environment variable LMZIP_KERNELS: "auto"
+// (or unset: the best this CPU has), "vnni", "avx2" or "portable" (plain
+// loops). Every choice computes the same integers; the switch is for tests
+// and for users who want to check that. `problem` is empty, or says why the
+// request cannot be honoured (an unknown word, or a kernel this CPU lacks);
+// then no predictor starts (make_cpu_predictor throws).
+struct KernelRequest {
+  bool avx2 = false;
+  bool vnni = false;
+  std::string problem;
+};
+KernelRequest parse_kernel_request(const char* value);
+// This process's LMZIP_KERNELS problem, read once ("" when none).
+const std::string& kernel_request_problem();
+// "vnni", "avx2" or "portable": what the products run now.
+const char* kernel_name();
 
 // Whether the CPU kernels (these products, attention and the output tables)
 // use AVX2. On by default where the CPU has it; tests switch it off to check

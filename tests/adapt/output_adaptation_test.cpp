@@ -93,13 +93,13 @@ TEST_F(KernelSwitch, VectorKernelsGiveThePortableIntegers) {
   const auto steps = random_steps(1, 40);
   const auto probe = probe_rows(9);
   std::vector<std::vector<std::int32_t>> results;
-  for (const int kernels : {0, 1, 2}) {  // VNNI, AVX2, portable (each where the CPU has it)
+  for (const int kernels : {2, 1, 0}) {  // portable, AVX2, VNNI (each where the CPU has it)
+    if ((kernels == 0 && !cpu_has_vnni()) || (kernels == 1 && !cpu_has_avx2())) continue;
     set_avx2_kernels(kernels < 2);
     set_vnni_kernels(kernels == 0);
     results.push_back(learn(steps, 1, false, probe));
+    EXPECT_EQ(results.back(), results.front()) << kernel_name();
   }
-  EXPECT_EQ(results[0], results[2]);
-  EXPECT_EQ(results[1], results[2]);
   // The steps moved the matrices: the test compares something.
   EXPECT_GT(std::count_if(results[2].begin(), results[2].end(), [](std::int32_t v) { return v != 0; }),
             static_cast<long>(results[2].size() / 2));

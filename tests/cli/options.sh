@@ -39,6 +39,13 @@ grep -q -- "--rm" help.out || fail "-h lacks --rm"
 # Each level's help line comes from the level table: its model and chunks.
 grep -q -- "-9 .*max.lmzm; chunks of 512K to 1M" help.out || fail "-h lacks -9's row: $(grep -- ' -9 ' help.out)"
 grep -q "Levels (default 5)" help.out || fail "-h lacks the default level"
+# LMZIP_KERNELS forces a kernel: the same bytes; a word it does not know, or
+# a kernel the CPU lacks, is one error line.
+expect_rc 0 "LMZIP_KERNELS=portable" env LMZIP_KERNELS=portable "$LMZIP" -c badutf8 > portable.lmz
+same_bytes portable.lmz badutf8.lmz "LMZIP_KERNELS=portable"
+expect_rc 1 "LMZIP_KERNELS=sse2" env LMZIP_KERNELS=sse2 "$LMZIP" -c text > /dev/null
+expect_stderr "LMZIP_KERNELS must be auto, vnni, avx2 or portable, not 'sse2'" "LMZIP_KERNELS=sse2"
+[ "$(wc -l < stderr)" -eq 1 ] || fail "LMZIP_KERNELS=sse2: more than one line: $(cat stderr)"
 # -v says which device ran the frames.
 expect_rc 0 "-v --device cpu" "$LMZIP" -v --device cpu -c text > /dev/null
 grep -q "text: frames 1 on CPU" stderr || fail "-v lacks the device: $(cat stderr)"

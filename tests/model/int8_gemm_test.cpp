@@ -16,12 +16,16 @@ std::vector<std::int8_t> random_int8(std::size_t n, std::mt19937& rng) {
   return v;
 }
 
-// 0: VNNI (where the CPU has it, else AVX2), 1: AVX2, 2: portable loops.
+// 0: VNNI, 1: AVX2, 2: portable loops.
 class KernelSetting : public ::testing::TestWithParam<int> {
  protected:
   void SetUp() override {
+    // A kernel this CPU lacks is skipped, not tested twice under another name.
+    if (GetParam() == 0 && !cpu_has_vnni()) GTEST_SKIP() << "no AVX-512 VNNI on this CPU";
+    if (GetParam() == 1 && !cpu_has_avx2()) GTEST_SKIP() << "no AVX2 on this CPU";
     set_avx2_kernels(GetParam() < 2);
     set_vnni_kernels(GetParam() == 0);
+    ASSERT_STREQ(kernel_name(), GetParam() == 0 ? "vnni" : GetParam() == 1 ? "avx2" : "portable");
   }
   void TearDown() override {
     set_avx2_kernels(true);
@@ -78,6 +82,29 @@ TEST(Int8Gemm, RejectsShapesItCannotSumExactly) {
   std::vector<std::int8_t> w(1);
   EXPECT_THROW(Int8Gemm(w.data(), 1, 0), std::invalid_argument);
   EXPECT_THROW(Int8Gemm(w.data(), 0, 1), std::invalid_argument);
+}
+
+// LMZIP_KERNELS: each word, and what a CPU without the kernel says.
+TEST(KernelRequest, EnvironmentWordsPickKernels) {
+  for (const char* unset : {static_cast<const char*>(nullptr), "", "auto"}) {
+    const KernelRequest r = parse_kernel_request(unset);
+    EXPECT_EQ(r.avx2, cpu_has_avx2());
+    EXPECT_EQ(r.vnni, cpu_has_vnni());
+    EXPECT_TRUE(r.problem.empty());
+  }
+  const KernelRequest portable = parse_kernel_request("portable");
+  EXPECT_FALSE(portable.avx2 || portable.vnni);
+  EXPECT_TRUE(portable.problem.empty());
+  const KernelRequest avx2 = parse_kernel_request("avx2");
+  EXPECT_EQ(avx2.problem.empty(), cpu_has_avx2()) << avx2.problem;
+  EXPECT_FALSE(avx2.vnni);
+  const KernelRequest vnni = parse_kernel_request("vnni");
+  EXPECT_EQ(vnni.problem.empty(), cpu_has_vnni()) << vnni.problem;
+  if (!cpu_has_vnni()) {
+    EXPECT_NE(vnni.problem.find("no AVX-512 VNNI"), std::string::npos) << vnni.problem;
+  }
+  const KernelRequest bad = parse_kernel_request("sse2");
+  EXPECT_NE(bad.problem.find("auto, vnni, avx2 or portable, not 'sse2'"), std::string::npos) << bad.problem;
 }
 
 }  // namespace

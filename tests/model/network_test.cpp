@@ -163,12 +163,16 @@ TEST(Network, VectorAndPortableKernelsMatchReference) {
     const ModelFile m = random_model(c, 11);
     const auto target = test_symbols(90, 6, 256);
     const std::string expected = reference_hash(m, target);
-    for (const bool avx2 : {true, false}) {
-      set_avx2_kernels(avx2);
+    // Every kernel this CPU has: VNNI, AVX2, portable.
+    for (const int kernels : {0, 1, 2}) {
+      if ((kernels == 0 && !cpu_has_vnni()) || (kernels == 1 && !cpu_has_avx2())) continue;
+      set_avx2_kernels(kernels < 2);
+      set_vnni_kernels(kernels == 0);
       auto p = make_cpu_predictor(m, 8);
-      EXPECT_EQ(batched_hash(*p, target, 5, 6), expected) << "head_dim " << s.head_dim << " avx2 " << avx2;
+      EXPECT_EQ(batched_hash(*p, target, 5, 6), expected) << "head_dim " << s.head_dim << " " << kernel_name();
     }
     set_avx2_kernels(true);
+    set_vnni_kernels(true);
   }
 }
 
