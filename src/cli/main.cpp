@@ -684,7 +684,7 @@ int Main(int argc, char** argv) {
   derive_cmd->add_option("-o,--output", derive_options.output, "model file to write (must not exist)")->required();
   derive_cmd->add_option("--window", derive_options.window, "attention window in symbols (shorter: faster)")
       ->required()
-      ->check(CLI::Range(1u, 65536u));
+      ->check(CLI::Range(1u, 4096u));
   derive_cmd->add_option("--name", derive_options.name, "model name stored in the file (default: the input's)");
   app.require_subcommand(0, 1);
 

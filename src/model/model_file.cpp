@@ -57,7 +57,9 @@ void validate_config(const ModelConfig& c) {
   }
   check_range("head_dim", c.head_dim, 4, 256);
   check_range("ffn", c.ffn, 8, 16384);
-  check_range("window", c.window, 1, 65536);
+  // The CPU sums attention in int32: sum p * v < 4096 * 127 * window < 2^31
+  // holds for windows up to kMaxWindow (docs/model-format.md).
+  check_range("window", c.window, 1, kMaxWindow);
   check_range("chunk_bytes", c.chunk_bytes, 1024, 16u << 20);
 }
 

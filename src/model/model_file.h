@@ -9,6 +9,10 @@
 
 namespace lmzip {
 
+// The longest attention window a model file may declare: the CPU's int32
+// attention sums are exact up to it.
+constexpr std::uint32_t kMaxWindow = 4096;
+
 struct ModelConfig {
   std::uint32_t vocab_size = 256;   // V output symbols; input adds BOS = V
   std::uint32_t width = 256;        // d, the residual stream
@@ -17,7 +21,7 @@ struct ModelConfig {
   std::uint32_t kv_heads = 1;       // key/value heads (heads % kv_heads == 0)
   std::uint32_t head_dim = 32;
   std::uint32_t ffn = 1024;         // hidden width of the feed-forward block
-  std::uint32_t window = 256;       // attention span in symbols, the current one included
+  std::uint32_t window = 256;       // attention span in symbols, the current one included (<= kMaxWindow)
   std::uint32_t chunk_bytes = 65536;  // default chunk size for compression
 };
 

@@ -227,7 +227,7 @@ TEST(ModelFile, HeaderSizesOutsideTheirRangesRejected) {
       {16, 0, "layers"},        {16, 65, "layers"},        {20, 0, "heads"},
       {20, 65, "heads"},        {24, 0, "kv_heads"},       {24, 3, "kv_heads"},
       {28, 3, "head_dim"},      {28, 257, "head_dim"},     {32, 7, "ffn"},
-      {32, 16385, "ffn"},       {36, 0, "window"},         {36, 65537, "window"},
+      {32, 16385, "ffn"},       {36, 0, "window"},         {36, kMaxWindow + 1, "window"},
       {40, 1023, "chunk_bytes"}, {40, (16u << 20) + 1, "chunk_bytes"},
       {44, 256, "name length"}, {44, 0xffffffffu, "name length"},
   };

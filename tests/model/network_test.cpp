@@ -176,6 +176,21 @@ TEST(Network, VectorAndPortableKernelsMatchReference) {
   }
 }
 
+// The longest window a model file may have, run past its end (the cache
+// wraps): the CPU's int32 attention sums agree with the reference's. One
+// past it is refused at load (model_file_test).
+TEST(Network, LongestWindowIsExact) {
+  ModelConfig c = testing::smallest_config(64);
+  c.window = kMaxWindow;
+  const ModelFile m = random_model(c, 17);
+  const auto target = test_symbols(kMaxWindow + 40, 8, 64);
+  auto p = make_cpu_predictor(m, 2);
+  EXPECT_EQ(batched_hash(*p, target, 2, 1), reference_hash(m, target));
+  ModelConfig over = c;
+  over.window = kMaxWindow + 1;
+  EXPECT_THROW(random_model(over, 17), std::exception);
+}
+
 TEST(Network, LargeInnerSizesAreExact) {
   ModelConfig c = small_config();
   c.ffn = 1100;  // w2's inner size: sums beyond float32's exact range
