@@ -53,11 +53,13 @@ struct ModelSession {
   }
 
   // The predictor for work with these needs, from `backends`, made on first
-  // use of its device (the self-test runs then); its device in *device.
+  // use of its device (the self-test runs then), and again when a run needs
+  // more streams than it has; its device in *device.
   Predictor& predictor(PredictorFactory& backends, const PredictorNeeds& needs, std::size_t groups,
                        std::size_t streams, Device* device) {
     *device = backends.device_for(needs);
-    if (made[static_cast<int>(*device)]) return *made[static_cast<int>(*device)];
+    const auto& have = made[static_cast<int>(*device)];
+    if (have && have->max_streams() >= streams) return *have;
     try {
       auto p = backends.make(model, needs, groups, streams, device);
       made[static_cast<int>(*device)] = std::move(p);
@@ -324,7 +326,11 @@ Stats decompress(std::istream& in, std::ostream& out, const DecompressOptions& o
         std::size_t count = 0, counts_bytes = 0;
         std::vector<DecodeTask> tasks;
         modes.clear();
-        while (count < stream_batching.frames && counts_bytes < kBatchCountsBytes) {
+        // A frame's sharing chunks must all start together: a frame of more
+        // coded chunks than the batch's streams ends the batch, whose
+        // predictor then gets a stream for each of them.
+        while (count < stream_batching.frames && counts_bytes < kBatchCountsBytes &&
+               tasks.size() < stream_batching.streams()) {
           if (!reader.next_frame(frames[count])) {
             stream_end = true;
             break;
@@ -357,7 +363,7 @@ Stats decompress(std::istream& in, std::ostream& out, const DecompressOptions& o
         if (!tasks.empty()) {
           Device device;
           Predictor& predictor = session->predictor(backends, needs_of(modes), stream_batching.groups,
-                                                    stream_batching.streams(), &device);
+                                                    std::max(stream_batching.streams(), tasks.size()), &device);
           decode_chunks(predictor, *session->tokenizer, tasks, 0, tasks.size());
           note_device(stats, stats.frames, count, PredictorFactory::describe(device));
         }

@@ -51,9 +51,10 @@ std::string compress_with(const std::string& model, const std::string& data, int
   return out.str();
 }
 
-std::string decompress_with(const std::string& model, const std::string& data) {
+std::string decompress_with(const std::string& model, const std::string& data, int threads = 1) {
   DecompressOptions o;
   o.models.explicit_path = model;
+  o.threads = threads;
   std::istringstream in(data);
   std::ostringstream out;
   decompress(in, out, o);
@@ -248,6 +249,45 @@ TEST(Engine, ThreadCountDoesNotChangeTheOutput) {
   const std::string model = fs::exists(default_model_path()) ? default_model_path() : random_model_path();
   const std::string in = text(40000) + random_bytes(20000, 3);
   EXPECT_EQ(compress_with(model, in, 1), compress_with(model, in, 2));
+}
+
+// The format allows up to 4,096 chunks a frame, and a frame's chunks that
+// share it start together: a frame of more coded chunks than a CPU batch's
+// 256 streams decodes (the chunks share a passage, so the frame matches
+// between them carry the coding, and a late start would change it).
+TEST(Engine, DecodesAFrameOfMoreChunksThanABatch) {
+  Sha256Digest id{};
+  const ModelFile m = ModelFile::load(random_model_path(), &id);
+  const std::size_t count = kFrameStreams + 44;
+  auto predictor = make_cpu_predictor(m, static_cast<std::uint32_t>(count));
+  const std::string passage = random_bytes(400, 21);
+  std::vector<std::string> parts(count);
+  std::vector<CodedChunk> chunks(count);
+  for (std::size_t i = 0; i < count; ++i) {
+    parts[i] = random_bytes(60, static_cast<unsigned>(i)) + passage + passage;
+    chunks[i].symbols.assign(parts[i].begin(), parts[i].end());
+    for (auto& v : chunks[i].symbols) v &= 0xFF;
+    chunks[i].mode = ChunkMode::CodedFrameMatched;
+  }
+  encode_chunks(*predictor, chunks, 0, chunks.size());
+  std::ostringstream out;
+  StreamHeader header;
+  header.model_id = id;
+  ContainerWriter writer(out, header);
+  Frame frame;
+  std::string original;
+  for (std::size_t i = 0; i < count; ++i) {
+    original += parts[i];
+    const auto size = static_cast<std::uint32_t>(parts[i].size());
+    ASSERT_LT(chunks[i].payload.size(), size) << i;
+    frame.chunks.push_back({ChunkMode::CodedFrameMatched, size, static_cast<std::uint32_t>(chunks[i].symbols.size()),
+                            static_cast<std::uint32_t>(chunks[i].payload.size())});
+    frame.payloads.push_back(chunks[i].payload);
+  }
+  frame.original_crc = crc32(original.data(), original.size());
+  writer.write_frame(frame);
+  writer.finish();
+  for (int threads : {1, 2}) EXPECT_EQ(decompress_with(random_model_path(), out.str(), threads), original) << threads;
 }
 
 // Streams from before the match model (chunk mode 1) still decode: a frame of
