@@ -20,7 +20,12 @@ for alias in unlmzip lmzcat; do
   [ "$(readlink "$P/bin/$alias")" = lmzip ] || fail "$alias is not a link to lmzip: $(ls -l "$P/bin/$alias" 2>&1)"
   [ "$(readlink "$P/share/man/man1/$alias.1")" = lmzip.1 ] || fail "$alias.1 is not a link to lmzip.1"
 done
-exists "$P/lib/lmzip/liblmzip_train.so" "the training module"
+# The training module, where this build has one (LMZIP_TORCH=OFF builds none).
+if grep -q '^LMZIP_TORCH:BOOL=OFF' "$BUILD/CMakeCache.txt"; then
+  absent "$P/lib/lmzip/liblmzip_train.so" "no training module without libtorch"
+else
+  exists "$P/lib/lmzip/liblmzip_train.so" "the training module"
+fi
 same_bytes "$P/share/man/man1/lmzip.1" "$SOURCE/docs/lmzip.1" "the manual page"
 for model in "$SOURCE"/models/*.lmzm; do
   same_bytes "$P/share/lmzip/models/$(basename "$model")" "$model" "model $(basename "$model")"
