@@ -251,6 +251,35 @@ TEST(Engine, ThreadCountDoesNotChangeTheOutput) {
   EXPECT_EQ(compress_with(model, in, 1), compress_with(model, in, 2));
 }
 
+// A stream of one frame of `parts`: part i < chunks.size() coded as chunks[i]
+// (its mode and payload, which must be smaller than the part), the rest stored.
+std::string one_frame_stream(const Sha256Digest& model_id, const std::vector<std::string>& parts,
+                             const std::vector<CodedChunk>& chunks) {
+  std::ostringstream out;
+  StreamHeader header;
+  header.model_id = model_id;
+  ContainerWriter writer(out, header);
+  Frame frame;
+  std::string original;
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    original += parts[i];
+    const auto size = static_cast<std::uint32_t>(parts[i].size());
+    if (i < chunks.size()) {
+      EXPECT_LT(chunks[i].payload.size(), size) << i;
+      frame.chunks.push_back({chunks[i].mode, size, static_cast<std::uint32_t>(chunks[i].symbols.size()),
+                              static_cast<std::uint32_t>(chunks[i].payload.size())});
+      frame.payloads.push_back(chunks[i].payload);
+    } else {
+      frame.chunks.push_back({ChunkMode::Stored, size, 0, size});
+      frame.payloads.emplace_back(parts[i].begin(), parts[i].end());
+    }
+  }
+  frame.original_crc = crc32(original.data(), original.size());
+  writer.write_frame(frame);
+  writer.finish();
+  return out.str();
+}
+
 // The format allows up to 4,096 chunks a frame, and a frame's chunks that
 // share it start together: a frame of more coded chunks than a CPU batch's
 // 256 streams decodes (the chunks share a passage, so the frame matches
@@ -270,24 +299,10 @@ TEST(Engine, DecodesAFrameOfMoreChunksThanABatch) {
     chunks[i].mode = ChunkMode::CodedFrameMatched;
   }
   encode_chunks(*predictor, chunks, 0, chunks.size());
-  std::ostringstream out;
-  StreamHeader header;
-  header.model_id = id;
-  ContainerWriter writer(out, header);
-  Frame frame;
   std::string original;
-  for (std::size_t i = 0; i < count; ++i) {
-    original += parts[i];
-    const auto size = static_cast<std::uint32_t>(parts[i].size());
-    ASSERT_LT(chunks[i].payload.size(), size) << i;
-    frame.chunks.push_back({ChunkMode::CodedFrameMatched, size, static_cast<std::uint32_t>(chunks[i].symbols.size()),
-                            static_cast<std::uint32_t>(chunks[i].payload.size())});
-    frame.payloads.push_back(chunks[i].payload);
-  }
-  frame.original_crc = crc32(original.data(), original.size());
-  writer.write_frame(frame);
-  writer.finish();
-  for (int threads : {1, 2}) EXPECT_EQ(decompress_with(random_model_path(), out.str(), threads), original) << threads;
+  for (const auto& p : parts) original += p;
+  const std::string z = one_frame_stream(id, parts, chunks);
+  for (int threads : {1, 2}) EXPECT_EQ(decompress_with(random_model_path(), z, threads), original) << threads;
 }
 
 // Streams from before the match model (chunk mode 1) still decode: a frame of
@@ -304,32 +319,12 @@ TEST(Engine, DecodesChunksCodedWithoutMatches) {
     chunks[i].mode = i == 1 ? ChunkMode::CodedMatched : ChunkMode::Coded;
   }
   encode_chunks(*predictor, chunks, 0, chunks.size());
-  std::ostringstream out;
-  StreamHeader header;
-  header.model_id = id;
-  ContainerWriter writer(out, header);
-  Frame frame;
   std::string original;
-  for (std::size_t i = 0; i < parts.size(); ++i) {
-    original += parts[i];
-    const auto size = static_cast<std::uint32_t>(parts[i].size());
-    if (i < chunks.size()) {
-      ASSERT_LT(chunks[i].payload.size(), size);
-      frame.chunks.push_back({i == 1 ? ChunkMode::CodedMatched : ChunkMode::Coded, size,
-                              static_cast<std::uint32_t>(chunks[i].symbols.size()),
-                              static_cast<std::uint32_t>(chunks[i].payload.size())});
-      frame.payloads.push_back(chunks[i].payload);
-    } else {
-      frame.chunks.push_back({ChunkMode::Stored, size, 0, size});
-      frame.payloads.emplace_back(parts[i].begin(), parts[i].end());
-    }
-  }
-  frame.original_crc = crc32(original.data(), original.size());
-  writer.write_frame(frame);
-  writer.finish();
-  EXPECT_EQ(decompress_with(default_model_path(), out.str()), original);
+  for (const auto& p : parts) original += p;
+  const std::string z = one_frame_stream(id, parts, chunks);
+  EXPECT_EQ(decompress_with(default_model_path(), z), original);
   // The same payload read with the other mode is a different stream: caught.
-  std::string swapped = out.str();
+  std::string swapped = z;
   const std::size_t first_mode = 42 + 1 + 4;  // header, block type, chunk count
   ASSERT_EQ(swapped[first_mode], 1);
   swapped[first_mode] = 2;
