@@ -91,14 +91,34 @@ Stats compress(std::istream& in, std::ostream& out, const CompressOptions& optio
 // bytes of frames before the failing one may have been written.
 Stats decompress(std::istream& in, std::ostream& out, const DecompressOptions& options);
 
+// The chunks of one chunk mode in a frame.
+struct ChunkModeCount {
+  std::string mode;         // the mode's name (docs/format.md), e.g. "adapted-large"
+  std::uint64_t chunks = 0;
+  std::vector<int> levels;  // the levels that write this mode, ascending; none for "stored" (any level
+                            // stores a chunk the model would expand) and for modes no level writes
+};
+
+// One frame, from its chunk table.
+struct FrameInfo {
+  std::uint64_t offset = 0;            // of the frame's first byte, from the start of the input
+  std::uint64_t original_bytes = 0;
+  std::uint64_t compressed_bytes = 0;  // chunk table, payloads and checksums
+  std::uint64_t chunks = 0;
+  std::uint64_t stored_chunks = 0;
+  std::vector<ChunkModeCount> modes;   // those used, in the order of docs/format.md's mode table
+};
+
 // One entry per stream, from headers and chunk tables only (no decoding).
 struct StreamInfo {
   std::string model_id;
+  std::uint64_t offset = 0;  // of the stream's first byte, from the start of the input
   std::uint64_t original_bytes = 0;
   std::uint64_t compressed_bytes = 0;
   std::uint64_t frames = 0;
   std::uint64_t chunks = 0;
   std::uint64_t stored_chunks = 0;
+  std::vector<FrameInfo> frame_details;  // one per frame, in order
 };
 std::vector<StreamInfo> list(std::istream& in);
 
@@ -110,6 +130,10 @@ struct ModelInfo {
   std::string id;
 };
 ModelInfo resolve_model(const CompressOptions& options);
+
+// The model whose id (hex, as StreamInfo::model_id) is model_id, looked up as
+// decompress() looks it up. Throws Error(ModelMissing) if none is found.
+ModelInfo find_model(const ModelSearch& models, const std::string& model_id);
 
 // What a compression level means (src/engine/levels.h holds the table).
 struct LevelInfo {

@@ -100,6 +100,42 @@ std::string Percent(std::uint64_t part, std::uint64_t whole) {
   return text;
 }
 
+// "level 1", "levels 3, 5-9": ascending levels, runs of consecutive ones as ranges.
+std::string LevelList(const std::vector<int>& levels) {
+  std::string text;
+  for (std::size_t i = 0; i < levels.size();) {
+    std::size_t last = i;
+    while (last + 1 < levels.size() && levels[last + 1] == levels[last] + 1) ++last;
+    if (!text.empty()) text += ", ";
+    text += std::to_string(levels[i]);
+    if (last > i) text += "-" + std::to_string(levels[last]);
+    i = last + 1;
+  }
+  return (levels.size() == 1 ? "level " : "levels ") + text;
+}
+
+// "adapted-large x255 (written by levels 3, 5-9), stored x1": a frame's chunk
+// modes; a mode no level writes (stored: any level may) has no levels.
+std::string DescribeModes(const std::vector<lmzip::ChunkModeCount>& modes) {
+  std::string text;
+  for (const auto& m : modes) {
+    if (!text.empty()) text += ", ";
+    text += m.mode + " x" + std::to_string(m.chunks);
+    if (!m.levels.empty()) text += " (written by " + LevelList(m.levels) + ")";
+  }
+  return text;
+}
+
+// The lines -l -v opens a file's block with, and its totals block.
+void PrintListSummary(std::uint64_t streams, const lmzip::StreamInfo& sum) {
+  std::printf("  Streams:       %" PRIu64 "\n", streams);
+  std::printf("  Frames:        %" PRIu64 "\n", sum.frames);
+  std::printf("  Chunks:        %" PRIu64 " (%" PRIu64 " stored)\n", sum.chunks, sum.stored_chunks);
+  std::printf("  Compressed:    %" PRIu64 " bytes\n", sum.compressed_bytes);
+  std::printf("  Uncompressed:  %" PRIu64 " bytes\n", sum.original_bytes);
+  std::printf("  Ratio:         %s\n", Percent(sum.compressed_bytes, sum.original_bytes).c_str());
+}
+
 // "45.2% (123456 => 55555 bytes, 2.91 bits/byte; model ideal 55321 bytes), model NAME 1a2b3c4d..."
 std::string DescribeStats(const lmzip::Stats& stats) {
   char numbers[160];
@@ -246,6 +282,8 @@ class FileProcessor {
   std::vector<std::string> inputs(Outcome& result);
   Outcome process(const std::string& file);
   Outcome list(const std::string& file);
+  void print_list_details(const std::string& file, const std::vector<lmzip::StreamInfo>& streams,
+                          const lmzip::StreamInfo& sum);
   Outcome write_failed(const std::string& target, int error) {
     if (target == "stdout") stdout_failed_ = true;
     return fail(target, "write error: " + errno_text(error));
@@ -324,7 +362,9 @@ Outcome FileProcessor::run() {
       return Outcome::Failed;
     }
   }
-  if (settings_.mode == Mode::List) {
+  // -l -v: a block of lines per file instead of the table, as xz -lv.
+  const bool list_details = settings_.mode == Mode::List && settings_.verbosity > 0;
+  if (settings_.mode == Mode::List && !list_details) {
     std::printf("%7s %7s %7s %14s %14s %7s  %-11s %s\n", "Streams", "Frames", "Chunks", "Compressed", "Uncompressed",
                 "Ratio", "Model", "Filename");
   }
@@ -335,7 +375,10 @@ Outcome FileProcessor::run() {
     if (one == Outcome::Failed || (one == Outcome::Warned && result == Outcome::Ok)) result = one;
   }
 
-  if (settings_.mode == Mode::List && files.size() > 1) {
+  if (list_details && files.size() > 1) {
+    std::printf("\nTotals:\n  Files:         %zu\n", files.size());
+    PrintListSummary(list_streams_, list_total_);
+  } else if (settings_.mode == Mode::List && files.size() > 1) {
     std::printf("%7" PRIu64 " %7" PRIu64 " %7" PRIu64 " %14" PRIu64 " %14" PRIu64 " %7s  %-11s %s\n", list_streams_,
                 list_total_.frames, list_total_.chunks, list_total_.compressed_bytes, list_total_.original_bytes,
                 Percent(list_total_.compressed_bytes, list_total_.original_bytes).c_str(), "", "(total)");
@@ -370,19 +413,61 @@ Outcome FileProcessor::list(const std::string& file) {
   for (const auto& s : streams) {
     sum.frames += s.frames;
     sum.chunks += s.chunks;
+    sum.stored_chunks += s.stored_chunks;
     sum.compressed_bytes += s.compressed_bytes;
     sum.original_bytes += s.original_bytes;
     if (s.model_id.substr(0, 8) != model) model = "(several)";
   }
-  std::printf("%7zu %7" PRIu64 " %7" PRIu64 " %14" PRIu64 " %14" PRIu64 " %7s  %-11s %s\n", streams.size(), sum.frames,
-              sum.chunks, sum.compressed_bytes, sum.original_bytes,
-              Percent(sum.compressed_bytes, sum.original_bytes).c_str(), model.c_str(), DisplayName(file).c_str());
+  if (settings_.verbosity > 0) {
+    print_list_details(file, streams, sum);
+  } else {
+    std::printf("%7zu %7" PRIu64 " %7" PRIu64 " %14" PRIu64 " %14" PRIu64 " %7s  %-11s %s\n", streams.size(),
+                sum.frames, sum.chunks, sum.compressed_bytes, sum.original_bytes,
+                Percent(sum.compressed_bytes, sum.original_bytes).c_str(), model.c_str(), DisplayName(file).c_str());
+  }
   list_streams_ += streams.size();
   list_total_.frames += sum.frames;
   list_total_.chunks += sum.chunks;
+  list_total_.stored_chunks += sum.stored_chunks;
   list_total_.compressed_bytes += sum.compressed_bytes;
   list_total_.original_bytes += sum.original_bytes;
   return Outcome::Ok;
+}
+
+// A file's block for -l -v: its totals, its streams (each with its model, by
+// name where the search path has it: listing needs no model), and its frames.
+void FileProcessor::print_list_details(const std::string& file, const std::vector<lmzip::StreamInfo>& streams,
+                                       const lmzip::StreamInfo& sum) {
+  if (list_streams_ > 0) std::printf("\n");  // after the block of a file before
+  std::printf("%s\n", DisplayName(file).c_str());
+  PrintListSummary(streams.size(), sum);
+  std::printf("  Streams:\n    %6s %14s %14s %14s %7s %7s  %s\n", "Stream", "Offset", "Compressed", "Uncompressed",
+              "Ratio", "Frames", "Model");
+  for (std::size_t i = 0; i < streams.size(); ++i) {
+    const lmzip::StreamInfo& s = streams[i];
+    std::string model;
+    try {
+      const lmzip::ModelInfo found = lmzip::find_model(decompress_options_.models, s.model_id);
+      model = found.name + " (" + found.path + ")";
+    } catch (const lmzip::Error&) {
+      model = "unknown model " + s.model_id;
+    }
+    std::printf("    %6zu %14" PRIu64 " %14" PRIu64 " %14" PRIu64 " %7s %7" PRIu64 "  %s\n", i + 1, s.offset,
+                s.compressed_bytes, s.original_bytes, Percent(s.compressed_bytes, s.original_bytes).c_str(), s.frames,
+                model.c_str());
+  }
+  std::printf("  Frames:\n    %6s %6s %14s %14s %14s %7s %7s %7s  %s\n", "Stream", "Frame", "Offset", "Compressed",
+              "Uncompressed", "Ratio", "Chunks", "Stored", "Chunk modes");
+  for (std::size_t i = 0; i < streams.size(); ++i) {
+    const auto& frames = streams[i].frame_details;
+    for (std::size_t k = 0; k < frames.size(); ++k) {
+      const lmzip::FrameInfo& f = frames[k];
+      std::printf("    %6zu %6zu %14" PRIu64 " %14" PRIu64 " %14" PRIu64 " %7s %7" PRIu64 " %7" PRIu64 "  %s\n", i + 1,
+                  k + 1, f.offset, f.compressed_bytes, f.original_bytes,
+                  Percent(f.compressed_bytes, f.original_bytes).c_str(), f.chunks, f.stored_chunks,
+                  DescribeModes(f.modes).c_str());
+    }
+  }
 }
 
 Outcome FileProcessor::process(const std::string& file) {
@@ -629,7 +714,7 @@ int Main(int argc, char** argv) {
   app.add_flag("-z,--compress", compress, "compress (the default)");
   app.add_flag("-d,--decompress,--uncompress", decompress, "decompress");
   app.add_flag("-t,--test", test, "decompress and verify, write nothing");
-  app.add_flag("-l,--list", list, "list the contents of .lmz files");
+  app.add_flag("-l,--list", list, "list the contents of .lmz files (with -v: every stream and frame)");
   app.add_flag("-c,--stdout,--to-stdout", s.to_stdout, "write to stdout, keep the input");
   app.add_option("-o,--output", s.output, "write to FILE (one input only)")->type_name("FILE");
   app.add_flag("-f,--force", s.force,

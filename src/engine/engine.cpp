@@ -417,12 +417,29 @@ std::vector<StreamInfo> list(std::istream& in) {
       if (!reader.next_stream(header)) break;
       StreamInfo info;
       info.model_id = to_hex(header.model_id);
+      info.offset = start;
       Frame frame;
+      std::uint64_t frame_start = reader.offset();
       while (reader.next_frame(frame)) {
+        FrameInfo f;
+        f.offset = frame_start;
+        f.original_bytes = frame.original_size();
+        f.compressed_bytes = reader.offset() - frame_start;
+        f.chunks = frame.chunks.size();
+        std::uint64_t mode_chunks[std::size(kChunkRecipes)] = {};
+        for (const ChunkEntry& e : frame.chunks) {
+          ++mode_chunks[static_cast<std::size_t>(e.mode)];  // the reader accepts only the table's modes
+          if (!is_coded(e.mode)) ++f.stored_chunks;
+        }
+        for (const ChunkRecipe& r : kChunkRecipes) {
+          const std::uint64_t n = mode_chunks[static_cast<std::size_t>(r.mode)];
+          if (n > 0) f.modes.push_back({std::string(r.name), n, levels_writing(r.mode)});
+        }
         ++info.frames;
-        info.chunks += frame.chunks.size();
-        for (const ChunkEntry& e : frame.chunks)
-          if (!is_coded(e.mode)) ++info.stored_chunks;
+        info.chunks += f.chunks;
+        info.stored_chunks += f.stored_chunks;
+        info.frame_details.push_back(std::move(f));
+        frame_start = reader.offset();
       }
       info.original_bytes = reader.trailer().original_size;
       info.compressed_bytes = reader.offset() - start;

@@ -25,6 +25,13 @@ ChunkMode level_mode(const LevelSettings& level, std::uint32_t network_width) {
   return can_adapt_output(network_width) ? level.mode : level.mode_without_adaptation;
 }
 
+std::vector<int> levels_writing(ChunkMode mode) {
+  std::vector<int> out;
+  for (const LevelSettings& l : kLevels)
+    if (l.mode == mode || l.mode_without_adaptation == mode) out.push_back(l.level);
+  return out;
+}
+
 std::vector<LevelInfo> levels() {
   std::vector<LevelInfo> out;
   for (const LevelSettings& l : kLevels)

@@ -4,6 +4,7 @@
 #pragma once
 #include <cstddef>
 #include <string_view>
+#include <vector>
 
 #include "format/chunk_recipe.h"
 
@@ -61,5 +62,8 @@ std::size_t largest_chunk_bytes(const LevelSettings& level, std::size_t model_ch
 
 // The mode that codes this level's chunks with a network of `width`.
 ChunkMode level_mode(const LevelSettings& level, std::uint32_t network_width);
+
+// The levels whose chunks `mode` may code (as mode or mode_without_adaptation), ascending.
+std::vector<int> levels_writing(ChunkMode mode);
 
 }  // namespace lmzip

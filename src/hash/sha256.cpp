@@ -126,4 +126,20 @@ std::string to_hex(const std::uint8_t* data, std::size_t size) {
   return hex;
 }
 
+bool digest_from_hex(std::string_view hex, Sha256Digest* digest) {
+  if (hex.size() != 2 * digest->size()) return false;
+  auto value = [](char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  for (std::size_t i = 0; i < digest->size(); ++i) {
+    const int high = value(hex[2 * i]), low = value(hex[2 * i + 1]);
+    if (high < 0 || low < 0) return false;
+    (*digest)[i] = static_cast<std::uint8_t>((high << 4) | low);
+  }
+  return true;
+}
+
 }  // namespace lmzip

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace lmzip {
 
@@ -26,5 +27,7 @@ class Sha256 {
 Sha256Digest sha256(const void* data, std::size_t size);
 std::string to_hex(const std::uint8_t* data, std::size_t size);
 inline std::string to_hex(const Sha256Digest& d) { return to_hex(d.data(), d.size()); }
+// The digest whose to_hex() is `hex` (either case); false for anything but 64 hex digits.
+bool digest_from_hex(std::string_view hex, Sha256Digest* digest);
 
 }  // namespace lmzip

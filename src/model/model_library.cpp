@@ -187,6 +187,13 @@ std::string find_model_by_id(const ModelSearch& search, const Sha256Digest& id) 
                                              join(searched) + "); pass it with -m FILE or set LMZIP_MODEL_PATH");
 }
 
+ModelInfo find_model(const ModelSearch& models, const std::string& model_id) {
+  Sha256Digest id;
+  if (!digest_from_hex(model_id, &id))
+    throw Error(Error::Kind::Usage, "model id '" + model_id + "' is not 64 hex digits");
+  return model_info(find_model_by_id(models, id));
+}
+
 Sha256Digest hash_file(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) throw Error(Error::Kind::Io, "cannot open " + path + ": " + std::strerror(errno));

@@ -65,6 +65,47 @@ grep -q "(total)" list.out || fail "-l of two files lacks a total line"
 [ "$(grep -c 'joined.lmz' list.out)" = 1 ] || fail "-l lacks joined.lmz"
 awk '/joined.lmz/ { if ($1 != 5) exit 1 }' list.out || fail "-l joined.lmz should show 5 streams: $(cat list.out)"
 
+# -l -v: a block per file, as xz -lv: each stream with its model, each frame
+# with its offset, sizes and chunk modes. 256 chunks of 1 KiB make a frame,
+# so ~330 KB at --chunk-size 1K is two frames.
+for i in $(seq 1 6000); do echo "line $i: the quick brown fox jumps over the lazy dog"; done > lines
+expect_rc 0 "-1 --chunk-size 1K" "$LMZIP" -1 --chunk-size 1K -c lines > lines.lmz
+expect_rc 0 "-l -v" "$LMZIP" -l -v lines.lmz > lv.out
+# "Stream Frame Offset Compressed Uncompressed Ratio Chunks Stored Chunk modes", one line a frame.
+frame_rows() { awk '/^  Frames:$/ { on = 1; next } on && $1 ~ /^[0-9]+$/' "$1"; }
+frame_rows lv.out > frames
+[ "$(wc -l < frames)" -eq 2 ] || fail "-l -v: not two frame lines: $(cat lv.out)"
+awk -v size="$(wc -c < lines)" -v total="$(wc -c < lines.lmz)" '
+  NR == 1 && !($1 == 1 && $2 == 1 && $3 > 0 && $7 == 256 && $8 == 0) { bad = "frame 1: " $0 }
+  NR == 2 && !($1 == 1 && $2 == 2 && $3 == end) { bad = "frame 2 does not start where frame 1 ends: " $0 }
+  { end = $3 + $4; bytes += $5 }
+  END { if (bytes != size) bad = bad " frames hold " bytes " bytes, not " size
+        if (end >= total) bad = bad " frames end at " end ", past the file (" total ")"
+        if (bad != "") { print bad; exit 1 } }' frames || fail "-l -v frame lines: $(cat lv.out)"
+grep -Eq '^ +1 +1 .*  counts-narrow x256 \(written by levels? 1[-,)]' frames ||
+  fail "-l -v: frame 1's chunk modes (-1 writes counts-narrow): $(cat frames)"
+grep -Eq '^ +1 +0 +[0-9]+ .* fast \(.*fast\.lmzm\)$' lv.out || fail "-l -v: the stream's model by name: $(cat lv.out)"
+expect_rc 0 "-lv" "$LMZIP" -lv lines.lmz > lv2.out
+same_bytes lv2.out lv.out "-lv and -l -v"
+"$LMZIP" -l lines.lmz | grep -q "Chunk modes" && fail "-l without -v shows frames"
+# Concatenated: the second stream starts where the first ends, its frame after its header.
+cat lines.lmz text.lmz > two.lmz
+expect_rc 0 "-l -v of two streams" "$LMZIP" -l -v two.lmz > two.out
+grep -Eq "^  Streams: +2$" two.out || fail "-l -v of two streams: count: $(cat two.out)"
+grep -Eq "^ +2 +$(wc -c < lines.lmz) +$(wc -c < text.lmz) +$size " two.out ||
+  fail "-l -v: stream 2's offset and sizes: $(cat two.out)"
+frame_rows two.out | awk -v start="$(wc -c < lines.lmz)" '$1 == 2 && $2 == 1 && $3 > start { ok = 1 } END { exit !ok }' ||
+  fail "-l -v: stream 2's frame: $(cat two.out)"
+# A model the search path lacks: listed as unknown, by its id, and still exit 0.
+expect_rc 0 "derive a model" "$LMZIP" derive "$src/models/fast.lmzm" -o gone.lmzm --window 16
+gone_id=$(sha256sum gone.lmzm | cut -d' ' -f1)
+expect_rc 0 "compress with it" "$LMZIP" -m gone.lmzm -c text > gone.lmz
+rm -f gone.lmzm
+mkdir no-models
+expect_rc 0 "-l -v without the model" env LMZIP_MODEL_PATH="$WORK/no-models" "$LMZIP" -l -v gone.lmz > gone.out
+grep -q "unknown model $gone_id" gone.out || fail "-l -v without the model: $(cat gone.out)"
+[ "$(frame_rows gone.out | wc -l)" -eq 1 ] || fail "-l -v without the model: frames: $(cat gone.out)"
+
 # -v: sizes, bits/byte, the model's ideal size and model id, on stderr only.
 expect_rc 0 "-v" "$LMZIP" -v -c text > v.lmz
 expect_stderr "^lmzip: text: [0-9.]+% \($size => [0-9]+ bytes, [0-9.]+ bits/byte; model ideal [0-9]+ bytes\), model .*[0-9a-f]{8}" "-v line"

@@ -1,6 +1,7 @@
 // compress()/decompress() through the public API, and the chunk coder.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -424,6 +425,69 @@ TEST(Engine, StatsSayWhichDeviceRanTheFrames) {
   EXPECT_EQ(out.str(), in);
   ASSERT_EQ(back.devices.size(), 1u);
   EXPECT_EQ(back.devices[0].frames, 3u);
+}
+
+// `lmzip -l -v`'s numbers: each frame where it is, with its sizes and its
+// chunk modes, and the levels that write them; the frames add up to their stream.
+TEST(Engine, ListGivesEveryFrame) {
+  CompressOptions o;
+  o.models.explicit_path = random_model_path();
+  o.level = 1;
+  o.chunk_bytes = 1024;  // frames of 256 KiB
+  std::istringstream is(text(600000));
+  std::ostringstream os;
+  compress(is, os, o);
+  const std::string first = os.str();
+  std::istringstream in(first + compress_with(random_model_path(), random_bytes(2000, 5)));
+  const std::vector<StreamInfo> streams = list(in);
+  ASSERT_EQ(streams.size(), 2u);
+  EXPECT_EQ(streams[0].offset, 0u);
+  EXPECT_EQ(streams[1].offset, first.size());
+  for (const StreamInfo& s : streams) {
+    ASSERT_EQ(s.frame_details.size(), s.frames);
+    std::uint64_t at = s.frame_details.front().offset, original = 0, chunks = 0, stored = 0;
+    EXPECT_GT(at, s.offset);  // after the stream's header
+    for (const FrameInfo& f : s.frame_details) {
+      EXPECT_EQ(f.offset, at);
+      at += f.compressed_bytes;
+      original += f.original_bytes;
+      chunks += f.chunks;
+      stored += f.stored_chunks;
+      std::uint64_t mode_chunks = 0;
+      for (const ChunkModeCount& m : f.modes) mode_chunks += m.chunks;
+      EXPECT_EQ(mode_chunks, f.chunks);
+    }
+    EXPECT_LT(at, s.offset + s.compressed_bytes);  // the end block follows
+    EXPECT_EQ(original, s.original_bytes);
+    EXPECT_EQ(chunks, s.chunks);
+    EXPECT_EQ(stored, s.stored_chunks);
+  }
+  ASSERT_EQ(streams[0].frames, 3u);
+  const std::vector<ChunkModeCount>& modes = streams[0].frame_details[0].modes;
+  ASSERT_EQ(modes.size(), 1u);
+  EXPECT_EQ(modes[0].mode, recipe(level_settings(1).mode).name);
+  EXPECT_EQ(modes[0].chunks, 256u);
+  EXPECT_EQ(modes[0].levels, levels_writing(level_settings(1).mode));
+  // Random bytes are stored, which any level may do.
+  const std::vector<ChunkModeCount>& stored = streams[1].frame_details.at(0).modes;
+  ASSERT_EQ(stored.size(), 1u);
+  EXPECT_EQ(stored[0].mode, recipe(ChunkMode::Stored).name);
+  EXPECT_TRUE(stored[0].levels.empty());
+}
+
+TEST(Engine, LevelsWritingAModeComeFromTheLevelTable) {
+  for (const LevelSettings& level : kLevels) {
+    for (ChunkMode mode : {level.mode, level.mode_without_adaptation}) {
+      const std::vector<int> levels = levels_writing(mode);
+      EXPECT_TRUE(std::is_sorted(levels.begin(), levels.end()));
+      EXPECT_NE(std::find(levels.begin(), levels.end(), level.level), levels.end()) << level.level;
+      for (int l : levels) {
+        const LevelSettings& writer = level_settings(l);
+        EXPECT_TRUE(writer.mode == mode || writer.mode_without_adaptation == mode) << l;
+      }
+    }
+  }
+  EXPECT_TRUE(levels_writing(ChunkMode::Stored).empty());
 }
 
 TEST(Engine, ConcatenatedStreamsDecodeToConcatenatedInputs) {

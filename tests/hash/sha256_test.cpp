@@ -1,8 +1,9 @@
-// SHA-256 against the FIPS 180-4 / NIST example vectors, and streaming splits.
+// SHA-256 against the FIPS 180-4 / NIST example vectors, streaming splits, and hex.
 #include "hash/sha256.h"
 
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <string>
 #include <vector>
 
@@ -62,6 +63,20 @@ TEST(Sha256, AnySplitMatchesOneShot) {
       ASSERT_EQ(hasher.finish(), expected) << "splits at " << first << ", " << second;
     }
   }
+}
+
+TEST(Sha256, HexRoundTrips) {
+  const Sha256Digest d = sha256("abc", 3);
+  Sha256Digest back{};
+  ASSERT_TRUE(digest_from_hex(to_hex(d), &back));
+  EXPECT_EQ(back, d);
+  std::string upper = to_hex(d);
+  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  ASSERT_TRUE(digest_from_hex(upper, &back));
+  EXPECT_EQ(back, d);
+  EXPECT_FALSE(digest_from_hex(to_hex(d).substr(2), &back));      // too short
+  EXPECT_FALSE(digest_from_hex(to_hex(d) + "00", &back));         // too long
+  EXPECT_FALSE(digest_from_hex("x" + to_hex(d).substr(1), &back));  // not a hex digit
 }
 
 TEST(Sha256, DifferentInputsDiffer) {

@@ -212,5 +212,23 @@ TEST_F(ModelLibrary, ModelInfoGivesPathNameAndId) {
   EXPECT_NE(message.find(path), std::string::npos) << message;
 }
 
+// What `lmzip -l -v` names a stream's model by: its hex id from the stream.
+TEST_F(ModelLibrary, FindModelTakesTheHexIdOfAStream) {
+  const std::string a = dir("a");
+  ::setenv("LMZIP_MODEL_PATH", a.c_str(), 1);
+  const std::vector<std::uint8_t> bytes = testing::small_model().serialize();
+  const std::string path = write(a + "/m.lmzm", std::string(bytes.begin(), bytes.end()));
+  const std::string id = to_hex(sha256(bytes.data(), bytes.size()));
+  const ModelInfo info = find_model(ModelSearch{}, id);
+  EXPECT_EQ(info.path, path);
+  EXPECT_EQ(info.name, "small");
+  EXPECT_EQ(info.id, id);
+  std::string message;
+  EXPECT_EQ(kind_of([&] { find_model(ModelSearch{}, to_hex(digest_of("nobody's"))); }, &message),
+            Error::Kind::ModelMissing);
+  EXPECT_EQ(kind_of([&] { find_model(ModelSearch{}, id.substr(1)); }, &message), Error::Kind::Usage);
+  EXPECT_EQ(kind_of([&] { find_model(ModelSearch{}, "g" + id.substr(1)); }, &message), Error::Kind::Usage);
+}
+
 }  // namespace
 }  // namespace lmzip
