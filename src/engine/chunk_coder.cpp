@@ -66,18 +66,19 @@ void decode_chunks(Predictor& predictor, const Tokenizer& tokenizer, std::vector
                    const SymbolRange r = models.mixed(i, ranges[i]);
                    d.consume(r.below, r.freq);
                    tokenizer.decode(&r.symbol, 1, task.bytes);
-                   // A corrupt chunk may want more bytes than its payload or
-                   // decode into more than it declares: stop it there.
-                   if (task.bytes.size() > task.original_size) task.overflow = true;
-                   const bool retire = task.overflow || d.overrun();
-                   models.update(i, r, retire || positions[i] + 1 == lengths[ids[i]]);
-                   next[i] = retire ? kRetireChunk : r.symbol;
+                   if (d.overrun()) throw ChunkDecodeFailure(first + ids[i], "its data ends before its symbols do");
+                   if (task.bytes.size() > task.original_size)
+                     throw ChunkDecodeFailure(first + ids[i], "it decodes to more bytes than its entry declares");
+                   const bool last_symbol = positions[i] + 1 == lengths[ids[i]];
+                   if (last_symbol && task.bytes.size() != task.original_size)
+                     throw ChunkDecodeFailure(first + ids[i], "it decodes to fewer bytes than its entry declares");
+                   models.update(i, r, last_symbol);
+                   next[i] = r.symbol;
                    coded[i] = r.symbol;
                  }
                  models.end_step(ids, n, coded.data());
                },
                [&](std::uint32_t slot, std::uint32_t chunk) { models.admitted(slot, chunk); });
-  for (std::size_t i = first; i < last; ++i) tasks[i].overrun = decoders[i - first].overrun();
 }
 
 }  // namespace lmzip

@@ -2,6 +2,7 @@
 // the batch engine. Used by compress()/decompress() and the benchmarks.
 #pragma once
 #include <cstdint>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -33,11 +34,21 @@ struct DecodeTask {
   ChunkMode mode;         // as the chunk was coded
   std::uint32_t frame;    // as CodedChunk::frame
   std::string bytes;      // decoded output
-  bool overflow = false;  // decoded more bytes than original_size (corrupt); decoding stopped there
-  bool overrun = false;   // the range decoder needed bytes past the payload (corrupt)
 };
 
-// Decodes tasks[first, last) in lock-step.
+// Thrown by decode_chunks() at the first chunk that cannot be what its entry
+// declares: one bad chunk makes the whole input invalid, so no other chunk
+// is stepped further.
+class ChunkDecodeFailure : public std::runtime_error {
+ public:
+  ChunkDecodeFailure(std::size_t task, const char* why) : std::runtime_error(why), task(task) {}
+  std::size_t task;  // index into the tasks given to decode_chunks()
+};
+
+// Decodes tasks[first, last) in lock-step; throws ChunkDecodeFailure as soon
+// as a chunk's range decoder reads past its payload (and the few flush bytes
+// the encoder leaves implicit), or its bytes outgrow its original size, or it
+// ends at another size.
 void decode_chunks(Predictor& predictor, const Tokenizer& tokenizer, std::vector<DecodeTask>& tasks,
                    std::size_t first, std::size_t last);
 

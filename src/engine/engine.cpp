@@ -325,6 +325,7 @@ Stats decompress(std::istream& in, std::ostream& out, const DecompressOptions& o
         // Read the batch's frames; their coded chunks are decoded together.
         std::size_t count = 0, counts_bytes = 0;
         std::vector<DecodeTask> tasks;
+        std::vector<std::pair<std::size_t, std::size_t>> task_chunk;  // per task: frame of the batch, chunk
         modes.clear();
         // A frame's sharing chunks must all start together: a frame of more
         // coded chunks than the batch's streams ends the batch, whose
@@ -344,6 +345,7 @@ Stats decompress(std::istream& in, std::ostream& out, const DecompressOptions& o
             if (e.symbol_count > e.original_size) throw corrupt("chunk declares more symbols than bytes");
             tasks.push_back({frame.payloads[i].data(), frame.payloads[i].size(), e.symbol_count, e.original_size,
                              e.mode, static_cast<std::uint32_t>(count - 1), {}});
+            task_chunk.emplace_back(count - 1, i);
             modes.push_back(e.mode);
             if (is_counted(e.mode)) {
               counted = counts_shape(recipe(e.mode).counts);
@@ -364,7 +366,16 @@ Stats decompress(std::istream& in, std::ostream& out, const DecompressOptions& o
           Device device;
           Predictor& predictor = session->predictor(backends, needs_of(modes), stream_batching.groups,
                                                     std::max(stream_batching.streams(), tasks.size()), &device);
-          decode_chunks(predictor, *session->tokenizer, tasks, 0, tasks.size());
+          try {
+            decode_chunks(predictor, *session->tokenizer, tasks, 0, tasks.size());
+          } catch (const ChunkDecodeFailure& failure) {
+            // The model is the one the stream names (found by its SHA-256), so
+            // the data is what is wrong.
+            const auto [fi, ci] = task_chunk[failure.task];
+            throw corrupt("chunk " + std::to_string(ci) + " of the frame at byte offset " +
+                          std::to_string(frames[fi].offset) + " (its data at byte offset " +
+                          std::to_string(frames[fi].payload_offset(ci)) + ") does not decode: " + failure.what());
+          }
           note_device(stats, stats.frames, count, PredictorFactory::describe(device));
         }
 
@@ -379,15 +390,13 @@ Stats decompress(std::istream& in, std::ostream& out, const DecompressOptions& o
               bytes.append(reinterpret_cast<const char*>(frame.payloads[i].data()), frame.payloads[i].size());
               ++stats.stored_chunks;
             } else {
-              const DecodeTask& t = tasks[next_task++];
-              if (t.overflow || t.overrun || t.bytes.size() != e.original_size)
-                throw corrupt("chunk decodes to the wrong size (corrupt data, or a different model)");
-              bytes += t.bytes;
+              bytes += tasks[next_task++].bytes;  // of the declared size (decode_chunks checked)
               stats.symbols += e.symbol_count;
             }
           }
           if (crc32(bytes.data(), bytes.size()) != frame.original_crc)
-            throw corrupt("checksum mismatch: the data is corrupt");
+            throw corrupt("checksum mismatch in the frame at byte offset " + std::to_string(frame.offset) +
+                          ": the data is corrupt");
           write_out(out, bytes.data(), bytes.size());
           stats.original_bytes += bytes.size();
           stats.chunks += frame.chunks.size();

@@ -86,6 +86,12 @@ std::uint64_t Frame::original_size() const {
   return total;
 }
 
+std::uint64_t Frame::payload_offset(std::size_t i) const {
+  std::uint64_t at = offset + 1 + 4 + kChunkEntryBytes * chunks.size() + 4;
+  for (std::size_t k = 0; k < i; ++k) at += chunks[k].payload_size;
+  return at;
+}
+
 // ---------------------------------------------------------------- writer
 
 ContainerWriter::ContainerWriter(std::ostream& out, const StreamHeader& header) : out_(out) {
@@ -264,6 +270,7 @@ bool ContainerReader::next_frame(Frame& frame) {
   // Payloads: every size is now known to be within the limits; read in steps
   // so that memory follows the bytes actually present.
   frame.chunks = std::move(chunks);
+  frame.offset = start;
   frame.payloads.resize(count);
   for (std::uint32_t i = 0; i < count; ++i) {
     auto& payload = frame.payloads[i];

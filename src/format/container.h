@@ -49,7 +49,10 @@ struct Frame {
   std::vector<ChunkEntry> chunks;
   std::vector<std::vector<std::uint8_t>> payloads;  // one per chunk
   std::uint32_t original_crc = 0;                    // crc32 of the frame's original bytes
+  std::uint64_t offset = 0;                          // set by the reader: the frame's byte offset in its input
   std::uint64_t original_size() const;
+  // Set by the reader: the byte offset of chunk i's payload in the input.
+  std::uint64_t payload_offset(std::size_t i) const;
 };
 
 struct StreamTrailer {

@@ -202,17 +202,47 @@ TEST(ChunkCoder, FrameMatchesFindOtherChunksOfTheFrame) {
 }
 
 // A hostile chunk declaring a million symbols over a 4-byte payload stops
-// once its range decoder runs past the payload, not a million steps later.
-TEST(ChunkCoder, CorruptChunkStopsAtTheEndOfItsPayload) {
+// the whole run once its range decoder runs past the payload: not a million
+// steps later, and without stepping the valid chunk beside it to its end.
+TEST(ChunkCoder, CorruptChunkStopsTheRunAtTheEndOfItsPayload) {
   const ModelFile m = random_model(tiny_config(), 5);
   auto predictor = make_cpu_predictor(m, 2);
   const auto tokenizer = Tokenizer::bytes();
+  std::vector<CodedChunk> valid(1);
+  const std::string text = random_bytes(3000, 12);
+  valid[0].symbols.assign(text.begin(), text.end());
+  for (auto& v : valid[0].symbols) v &= 0xFF;
+  valid[0].mode = ChunkMode::CodedFrameMatched;
+  encode_chunks(*predictor, valid, 0, 1);
   const std::uint8_t payload[] = {0x9c, 0x41, 0xe7, 0x05};
   std::vector<DecodeTask> tasks;
-  tasks.push_back({payload, sizeof payload, 1000000, 1000000, ChunkMode::CodedFrameMatched, 0, {}});
-  decode_chunks(*predictor, *tokenizer, tasks, 0, tasks.size());
-  EXPECT_TRUE(tasks[0].overrun);
+  tasks.push_back({valid[0].payload.data(), valid[0].payload.size(), 3000, 3000, ChunkMode::CodedFrameMatched, 0, {}});
+  tasks.push_back({payload, sizeof payload, 1000000, 1000000, ChunkMode::CodedFrameMatched, 1, {}});
+  try {
+    decode_chunks(*predictor, *tokenizer, tasks, 0, tasks.size());
+    FAIL() << "decoded a chunk past its payload";
+  } catch (const ChunkDecodeFailure& failure) {
+    EXPECT_EQ(failure.task, 1u);
+    EXPECT_STREQ(failure.what(), "its data ends before its symbols do");
+  }
+  EXPECT_LT(tasks[1].bytes.size(), 100u);
   EXPECT_LT(tasks[0].bytes.size(), 100u);
+}
+
+// A chunk whose symbols make fewer bytes than its entry declares fails at its
+// last symbol, not after the frame.
+TEST(ChunkCoder, ChunkOfTheWrongSizeFailsAtItsLastSymbol) {
+  const ModelFile m = random_model(tiny_config(), 5);
+  auto predictor = make_cpu_predictor(m, 2);
+  const auto tokenizer = Tokenizer::bytes();
+  std::vector<CodedChunk> valid(1);
+  const std::string text = std::string(2000, 'a');
+  valid[0].symbols.assign(text.begin(), text.end());
+  valid[0].mode = ChunkMode::CodedFrameMatched;
+  encode_chunks(*predictor, valid, 0, 1);
+  std::vector<DecodeTask> tasks;
+  tasks.push_back({valid[0].payload.data(), valid[0].payload.size(), 2000, 2001, ChunkMode::CodedFrameMatched, 0, {}});
+  EXPECT_THROW(decode_chunks(*predictor, *tokenizer, tasks, 0, tasks.size()), ChunkDecodeFailure);
 }
 
 TEST(Engine, RoundTripsAwkwardInputs) {
