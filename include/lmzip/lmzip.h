@@ -23,6 +23,7 @@ class Error : public std::runtime_error {
     ModelInvalid,   // a model file is unreadable, malformed, or fails its self-test
     Io,             // reading or writing failed
     Usage,          // bad option value
+    MemoryLimit,    // the work needs more memory than the options' memory_limit
   };
   Error(Kind kind, const std::string& message) : std::runtime_error(message), kind_(kind) {}
   Kind kind() const { return kind_; }
@@ -50,6 +51,7 @@ struct CompressOptions {
   int threads = 1;          // threads sharing each model step; output does not depend on it
   std::string device = "auto";  // "cpu", "cuda", or "auto" (cuda when built in and present); output does not depend on it
   std::uint32_t chunk_bytes = 0;  // 0: the model's default
+  std::uint64_t memory_limit = 0;  // bytes; 0: default_memory_limit(); threads are cut to fit it first
   ProgressFn progress;
 };
 
@@ -57,8 +59,15 @@ struct DecompressOptions {
   ModelSearch models;
   int threads = 1;
   std::string device = "auto";
+  // Bytes; 0: default_memory_limit(). A file whose frames need more (their
+  // declared sizes say how much before anything is allocated) is refused
+  // with Error(MemoryLimit); threads are cut to fit it first.
+  std::uint64_t memory_limit = 0;
   ProgressFn progress;
 };
+
+// The memory limit when none is set: what the shipped levels need, with room.
+std::uint64_t default_memory_limit();
 
 // Which device computed frames [first_frame, first_frame + frames) of a run
 // (frames counted from 0 over every stream; frames with no coded chunk are

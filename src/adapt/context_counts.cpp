@@ -67,7 +67,7 @@ ContextCounts::ContextCounts(const std::vector<Chunk>& chunks)
     Frame& fr = frames_[f];
     for (int o = 0; o < fr.shape.orders; ++o) {
       const int bits = table_bits(fr.shape, o, frame_symbols[f]);
-      fr.table[o].assign((std::size_t{1} << bits) * (1 + fr.shape.entries), 0);
+      fr.table[o] = ZeroedArray<std::uint32_t>((std::size_t{1} << bits) * (1 + fr.shape.entries));
       fr.hash_shift[o] = 64 - bits;
     }
     for (int o = 0; o < kMaxOrders; ++o)

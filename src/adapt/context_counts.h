@@ -10,6 +10,7 @@
 #include <functional>
 #include <vector>
 
+#include "adapt/zeroed_array.h"
 #include "format/chunk_recipe.h"
 
 namespace lmzip {
@@ -85,7 +86,7 @@ class ContextCounts {
   };
   struct Frame {
     Shape shape;
-    std::vector<std::uint32_t> table[kMaxOrders];  // buckets of 1 + entries words: check, entries
+    ZeroedArray<std::uint32_t> table[kMaxOrders];  // buckets of 1 + entries words: check, entries
     int hash_shift[kMaxOrders] = {};
     std::uint32_t weights[kMaxOrders][kWeightBuckets];
     std::int64_t gradient[kMaxOrders][kWeightBuckets];

@@ -15,6 +15,34 @@ PredictorNeeds needs_of(const std::vector<ChunkMode>& modes) {
 
 bool can_adapt_output(std::uint32_t width) { return width <= OutputAdaptation::kMaxWidth; }
 
+std::size_t FrameModels::memory_bytes(const std::vector<Chunk>& chunks, std::uint32_t vocab_size,
+                                      std::uint32_t width) {
+  struct FrameNeeds {
+    std::uint64_t symbols = 0;
+    ContextCounts::Shape counts;
+    bool adapts = false;
+  };
+  std::vector<FrameNeeds> frames;
+  std::size_t bytes = 0;
+  for (const Chunk& c : chunks) {
+    if (frames.size() <= c.frame) frames.resize(c.frame + 1);
+    FrameNeeds& f = frames[c.frame];
+    f.symbols += c.symbol_count;
+    if (is_counted(c.mode)) f.counts = counts_shape(recipe(c.mode).counts);
+    f.adapts = f.adapts || recipe(c.mode).adapts_output;
+    // A chunk's match table (at most 64 KiB) and its history, 2 bytes a
+    // symbol in a vector that may hold twice what it uses.
+    if (recipe(c.mode).matches != MatchScope::None) bytes += (std::size_t{1} << 16) + std::size_t{c.symbol_count} * 4;
+  }
+  for (const FrameNeeds& f : frames) {
+    if (f.symbols == 0) continue;
+    bytes += MatchModels::frame_table_bytes(f.symbols);
+    if (f.counts.orders > 0) bytes += ContextCounts::table_bytes(f.counts, f.symbols);
+    if (f.adapts) bytes += OutputAdaptation::matrix_bytes(vocab_size, width);
+  }
+  return bytes;
+}
+
 FrameModels::FrameModels(Predictor& predictor, const std::vector<Chunk>& chunks)
     : predictor_(predictor), chunks_(chunks), mixer_(chunks) {
   std::uint32_t frames = 0;

@@ -30,6 +30,11 @@ class FrameModels {
   FrameModels(const FrameModels&) = delete;
   FrameModels& operator=(const FrameModels&) = delete;
 
+  // The memory the per-frame models of a run of these chunks take at most, in
+  // bytes, for a network of this vocabulary and width: tables sized by the
+  // declared symbol counts, and the histories as the symbols come.
+  static std::size_t memory_bytes(const std::vector<Chunk>& chunks, std::uint32_t vocab_size, std::uint32_t width);
+
   // Chunk `chunk` starts in predictor slot `slot`.
   void admitted(std::uint32_t slot, std::uint32_t chunk);
   // After predictor.advance() for a step (rows in ascending chunk order).

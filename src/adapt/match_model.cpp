@@ -106,10 +106,18 @@ void MatchModel::update(std::uint32_t symbol) {
   seen = n + 1;
 }
 
+namespace {
+// A frame's table has 2^10..2^17 buckets of kWays (at most 4 MiB), about one
+// entry a declared symbol.
+int frame_table_bits(std::uint64_t frame_symbols) { return std::clamp(floor_log2(frame_symbols) - 2, 10, 17); }
+}  // namespace
+
+std::size_t MatchModels::frame_table_bytes(std::uint64_t frame_symbols) {
+  return (std::size_t{1} << frame_table_bits(frame_symbols)) * kWays * sizeof(std::uint64_t);
+}
+
 MatchModels::MatchModels(const std::vector<Chunk>& chunks)
     : chunks_(chunks), models_(chunks_.size()), frame_matches_(chunks_.size()) {
-  // A frame's table has 2^10..2^17 buckets of kWays (at most 4 MiB), about one
-  // entry a declared symbol.
   std::vector<std::uint64_t> frame_symbols;
   for (const Chunk& c : chunks_) {
     if (!shares_frame(c.mode)) continue;
@@ -119,8 +127,8 @@ MatchModels::MatchModels(const std::vector<Chunk>& chunks)
   tables_.resize(frame_symbols.size());
   for (std::size_t f = 0; f < frame_symbols.size(); ++f) {
     if (frame_symbols[f] == 0) continue;
-    const int bits = std::clamp(floor_log2(frame_symbols[f]) - 2, 10, 17);
-    tables_[f].last_seen.assign((std::size_t{1} << bits) * kWays, 0);
+    const int bits = frame_table_bits(frame_symbols[f]);
+    tables_[f].last_seen = ZeroedArray<std::uint64_t>((std::size_t{1} << bits) * kWays);
     tables_[f].hash_shift = 32 - bits;
   }
 }

@@ -9,6 +9,7 @@
 #include <optional>
 #include <vector>
 
+#include "adapt/zeroed_array.h"
 #include "format/chunk_recipe.h"
 #include "model/predictor.h"
 
@@ -79,6 +80,8 @@ class MatchModels {
     ChunkMode mode = ChunkMode::Coded;  // its recipe says which matches and counts
   };
   explicit MatchModels(const std::vector<Chunk>& chunks);
+  // The bytes of the table shared by a frame's chunks of `frame_symbols` symbols.
+  static std::size_t frame_table_bytes(std::uint64_t frame_symbols);
 
   // Before a step (rows are in ascending chunk order): starts the models of
   // chunks at position 0 and picks each row's prediction; false if none.
@@ -104,7 +107,7 @@ class MatchModels {
     HitRates rates;
   };
   struct FrameTable {
-    std::vector<std::uint64_t> last_seen;  // context hash -> (chunk + 1) << 32 | position after it
+    ZeroedArray<std::uint64_t> last_seen;  // context hash -> (chunk + 1) << 32 | position after it
     int hash_shift = 0;
   };
   const std::vector<std::uint16_t>* history(std::uint32_t chunk) const;

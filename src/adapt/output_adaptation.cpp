@@ -121,13 +121,17 @@ OutputAdaptation::OutputAdaptation(std::uint32_t vocab_size, std::uint32_t group
   recorded_.resize(streams);
 }
 
+std::size_t OutputAdaptation::matrix_bytes(std::uint32_t vocab_size, std::uint32_t width) {
+  return std::size_t{(vocab_size + 7) / 8 * 8} * ((width + 31) / 32 * 32) * sizeof(std::int16_t);
+}
+
 void OutputAdaptation::set_width(std::uint32_t width) {
   if (width_ == width) return;
   if (width_ != 0) throw std::invalid_argument("output adaptation: networks of different widths");
   if (width == 0 || width > kMaxWidth) throw std::invalid_argument("output adaptation: width must be 1..512");
   width_ = width;
   stride_ = (width + 31) / 32 * 32;
-  matrix_size_ = std::size_t{(vocab_ + 7) / 8 * 8} * stride_;
+  matrix_size_ = matrix_bytes(vocab_, width) / sizeof(std::int16_t);
   matrices_.assign(matrix_size_ * groups_, 0);
 }
 

@@ -35,6 +35,8 @@ class OutputAdaptation final : public OutputAdjustment {
 
   // `groups` frames' matrices, for up to `streams` slots.
   OutputAdaptation(std::uint32_t vocab_size, std::uint32_t groups, std::uint32_t streams);
+  // The bytes of one group's matrix for a network of this vocabulary and width.
+  static std::size_t matrix_bytes(std::uint32_t vocab_size, std::uint32_t width);
   // The width of x, which the predictor's network sets when attached (the
   // matrices are made then); std::invalid_argument if another was set or
   // the width is over kMaxWidth.

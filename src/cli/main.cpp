@@ -10,13 +10,16 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
 #include <istream>
 #include <mutex>
+#include <limits>
 #include <new>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -51,6 +54,7 @@ struct Settings {
   std::string model;        // -m
   std::string device = "auto";  // --device
   std::uint32_t chunk_bytes = 0;  // --chunk-size (0: the model's default)
+  std::uint64_t memory_limit = 0;  // -M (0: the library's default)
   std::string suffix = kSuffix;   // -S
   bool recursive = false;         // -r
 };
@@ -83,11 +87,39 @@ std::string Describe(const lmzip::Error& e) {
     case lmzip::Error::Kind::ModelInvalid:
       return std::string("bad model: ") + e.what();
     case lmzip::Error::Kind::ModelMissing:  // the library's text says where it looked
+    case lmzip::Error::Kind::MemoryLimit:   // the library's text names the need and -M
     case lmzip::Error::Kind::Io:
     case lmzip::Error::Kind::Usage:
       break;
   }
   return e.what();
+}
+
+// -M's argument: bytes with an optional K, M, G or T (powers of 1024, as
+// xz; "KiB", "MB" and the like read the same), a percentage of the physical
+// memory, "max" for no limit, or 0 for the default. nullopt if it is none of those.
+std::optional<std::uint64_t> ParseMemoryLimit(const std::string& text) {
+  if (text == "max") return std::numeric_limits<std::uint64_t>::max();
+  std::size_t digits = 0;
+  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
+  if (digits == 0 || digits > 15) return std::nullopt;
+  const std::uint64_t number = std::stoull(text.substr(0, digits));
+  std::string unit = text.substr(digits);
+  for (auto& c : unit) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (unit == "%") {
+    if (number < 1 || number > 100) return std::nullopt;
+    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+    if (pages <= 0 || page <= 0) return std::nullopt;
+    return static_cast<std::uint64_t>(pages) * static_cast<std::uint64_t>(page) / 100 * number;
+  }
+  static const std::pair<const char*, int> kUnits[] = {{"", 0}, {"b", 0}, {"k", 10}, {"kb", 10}, {"kib", 10},
+                                                       {"m", 20}, {"mb", 20}, {"mib", 20}, {"g", 30}, {"gb", 30},
+                                                       {"gib", 30}, {"t", 40}, {"tb", 40}, {"tib", 40}};
+  for (const auto& [name, shift] : kUnits)
+    if (unit == name)
+      return number > (std::numeric_limits<std::uint64_t>::max() >> shift) ? std::numeric_limits<std::uint64_t>::max()
+                                                                            : number << shift;
+  return std::nullopt;
 }
 
 std::string ShortId(const std::string& id) { return id.size() > 8 ? id.substr(0, 8) + "..." : id; }
@@ -264,10 +296,12 @@ class FileProcessor {
     compress_options_.threads = threads;
     compress_options_.device = settings.device;
     compress_options_.chunk_bytes = settings.chunk_bytes;
+    compress_options_.memory_limit = settings.memory_limit;
     if (settings.level != 0) compress_options_.level = settings.level;
     decompress_options_.models = models;
     decompress_options_.threads = threads;
     decompress_options_.device = settings.device;
+    decompress_options_.memory_limit = settings.memory_limit;
     show_progress_ = isatty(STDERR_FILENO) && settings.verbosity >= 0;
   }
 
@@ -741,6 +775,17 @@ int Main(int argc, char** argv) {
       ->type_name("BYTES")
       ->transform(CLI::AsSizeValue(false).description(""))
       ->check(CLI::Range(1024u, 16u << 20).description(""));
+  // As xz's -M: a size, a share of the machine's memory, or max; 0 the default.
+  app.add_option_function<std::string>(
+         "-M,--memlimit",
+         [&s](const std::string& text) {
+           const std::optional<std::uint64_t> limit = ParseMemoryLimit(text);
+           if (!limit) throw CLI::ValidationError("-M", "'" + text + "' is not a size (as 512MiB, 2G, 40% or max)");
+           s.memory_limit = *limit;
+         },
+         "memory the model and a frame's tables may take (e.g. 512MiB, 2G, 40% of RAM, max; default " +
+             std::to_string(lmzip::default_memory_limit() >> 20) + " MiB): a file that needs more is refused")
+      ->type_name("LIMIT");
   app.add_flag("-v,--verbose", verbose, "per-file sizes and the model's ideal size; repeatable");
   app.add_flag("-q,--quiet", quiet, "no warnings; twice: no errors either");
   const std::vector<lmzip::LevelInfo> levels = lmzip::levels();

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <thread>
@@ -33,13 +34,17 @@ struct ModelSession {
   Sha256Digest id{};
   std::string path;
   std::unique_ptr<Tokenizer> tokenizer;
+  std::uint64_t model_bytes = 0;       // the loaded model: its file's size
   std::unique_ptr<Predictor> made[2];  // per Device
+  std::size_t made_groups[2] = {};
+  std::uint64_t made_bytes[2] = {};
 
   static std::unique_ptr<ModelSession> open(const std::string& path) {
     auto s = std::make_unique<ModelSession>();
     s->path = path;
     try {
       s->model = ModelFile::load(path, &s->id);
+      s->model_bytes = std::filesystem::file_size(path);
       if (s->model.tokenizer == TokenizerKind::Bytes)
         s->tokenizer = Tokenizer::bytes();
       else
@@ -52,23 +57,46 @@ struct ModelSession {
     return s;
   }
 
-  // The predictor for work with these needs, from `backends`, made on first
-  // use of its device (the self-test runs then), and again when a run needs
-  // more streams than it has; its device in *device.
-  Predictor& predictor(PredictorFactory& backends, const PredictorNeeds& needs, std::size_t groups,
-                       std::size_t streams, Device* device) {
+  // The predictor for a run of `coded` chunks with these needs, in up to
+  // `streams` rows, on device_for(needs) (in *device). Its steps are shared
+  // by at most `threads` groups, never more than the run has chunks, and
+  // fewer where the run would need more than `limit` bytes with
+  // `run_bytes` (the run's frame models and data) beside it; Error(MemoryLimit)
+  // if one group does not fit either. Made on first use of its device (the
+  // self-test runs then), and again when a run needs more than it has.
+  Predictor& predictor(PredictorFactory& backends, const PredictorNeeds& needs, std::size_t threads,
+                       std::size_t coded, std::size_t streams, std::uint64_t run_bytes, std::uint64_t limit,
+                       const char* doing, Device* device) {
     *device = backends.device_for(needs);
-    const auto& have = made[static_cast<int>(*device)];
-    if (have && have->max_streams() >= streams) return *have;
+    const auto d = static_cast<int>(*device);
+    auto need = [&](std::size_t groups) {
+      return model_bytes + run_bytes + PredictorFactory::bytes(model, *device, groups, streams);
+    };
+    std::size_t groups = std::clamp<std::size_t>(coded, 1, std::max<std::size_t>(threads, 1));
+    while (groups > 1 && need(groups) > limit) --groups;
+    if (need(groups) > limit) throw memory_limit_error(doing, need(groups), limit);
+    auto& have = made[d];
+    if (have && have->max_streams() >= streams && made_groups[d] >= groups &&
+        model_bytes + run_bytes + made_bytes[d] <= limit)
+      return *have;
+    have.reset();  // before its successor is allocated
     try {
-      auto p = backends.make(model, needs, groups, streams, device);
-      made[static_cast<int>(*device)] = std::move(p);
+      have = backends.make(model, needs, groups, streams, device);
     } catch (const Error&) {
       throw;
     } catch (const std::exception& e) {
       throw Error(Error::Kind::ModelInvalid, "model " + path + ": " + e.what());
     }
-    return *made[static_cast<int>(*device)];
+    made_groups[d] = groups;
+    made_bytes[d] = PredictorFactory::bytes(model, *device, groups, streams);
+    return *have;
+  }
+
+  static Error memory_limit_error(const char* doing, std::uint64_t need, std::uint64_t limit) {
+    constexpr std::uint64_t kMiB = 1 << 20;
+    return Error(Error::Kind::MemoryLimit, std::string(doing) + " needs " + std::to_string((need + kMiB - 1) / kMiB) +
+                                               " MiB of memory, more than the limit of " +
+                                               std::to_string(limit / kMiB) + " MiB (-M/--memlimit)");
   }
 };
 
@@ -197,6 +225,7 @@ Stats compress(std::istream& in, std::ostream& out, const CompressOptions& optio
   const std::size_t frame_bytes = std::min<std::size_t>(chunk_bytes * kFrameStreams, kMaxFrameBytes);
   const ChunkMode mode = level_mode(level, model.config.width);
   const PredictorNeeds needs = needs_of({mode});
+  const std::uint64_t limit = options.memory_limit ? options.memory_limit : default_memory_limit();
   Device device = backends.device_for(needs);
   const Batching batching = plan_batching(device, options.threads);
 
@@ -212,11 +241,12 @@ Stats compress(std::istream& in, std::ostream& out, const CompressOptions& optio
     std::vector<ChunkSpan> spans;
     std::vector<std::size_t> coded_index;  // per span: its index in `chunks`, or SIZE_MAX (stored)
   };
-  // Full frames' counts bound the batch (symbols <= bytes).
-  const std::size_t frame_counts_bytes =
-      ContextCounts::table_bytes(counts_shape(recipe(mode).counts), frame_bytes);
+  // Full frames' counts and data bound the batch (symbols <= bytes).
+  const std::size_t frame_batch_bytes =
+      ContextCounts::table_bytes(counts_shape(recipe(mode).counts), frame_bytes) + 2 * frame_bytes;
   std::vector<PendingFrame> pending(
-      std::clamp<std::size_t>(kBatchCountsBytes / std::max<std::size_t>(frame_counts_bytes, 1), 1, batching.frames));
+      std::clamp<std::size_t>(std::min<std::uint64_t>(kBatchCountsBytes, limit / 2) / frame_batch_bytes, 1,
+                              batching.frames));
   for (auto& f : pending) f.data.resize(frame_bytes);
   bool at_end = false;
   while (!at_end) {
@@ -250,9 +280,20 @@ Stats compress(std::istream& in, std::ostream& out, const CompressOptions& optio
         session->tokenizer->encode(reinterpret_cast<const std::uint8_t*>(chunk_data[c]), chunk_size[c],
                                    chunks[c].symbols);
     });
-    if (!chunks.empty())
-      encode_frames(session->predictor(backends, needs, batching.groups, batching.streams(), &device), chunks,
-                    chunk_size);
+    if (!chunks.empty()) {
+      // The run's memory beside the predictor: its frame models, the frames
+      // read, their symbols and payloads.
+      std::vector<FrameModels::Chunk> setup;
+      std::uint64_t run_bytes = frames * frame_bytes;
+      for (std::size_t c = 0; c < chunks.size(); ++c) {
+        setup.push_back({chunks[c].frame, static_cast<std::uint32_t>(chunks[c].symbols.size()), chunks[c].mode});
+        run_bytes += chunks[c].symbols.size() * sizeof(std::uint32_t) + chunk_size[c];
+      }
+      run_bytes += FrameModels::memory_bytes(setup, model.config.vocab_size, model.config.width);
+      encode_frames(session->predictor(backends, needs, batching.groups, chunks.size(), batching.streams(), run_bytes,
+                                       limit, "compressing", &device),
+                    chunks, chunk_size);
+    }
     if (!chunks.empty()) note_device(stats, stats.frames, frames, PredictorFactory::describe(device));
 
     for (std::size_t fi = 0; fi < frames; ++fi) {
@@ -306,6 +347,7 @@ Stats decompress(std::istream& in, std::ostream& out, const DecompressOptions& o
   std::map<Sha256Digest, std::unique_ptr<ModelSession>> sessions;
   PredictorFactory backends(options.device);
   const Batching batching = plan_batching(backends.device_for({}), options.threads);
+  const std::uint64_t limit = options.memory_limit ? options.memory_limit : default_memory_limit();
   try {
     ContainerReader reader(in);
     StreamHeader header;
@@ -323,14 +365,15 @@ Stats decompress(std::istream& in, std::ostream& out, const DecompressOptions& o
       bool stream_end = false;
       while (!stream_end) {
         // Read the batch's frames; their coded chunks are decoded together.
-        std::size_t count = 0, counts_bytes = 0;
+        std::size_t count = 0;
+        std::uint64_t batch_bytes = 0;  // the batch's counts and data, declared
         std::vector<DecodeTask> tasks;
         std::vector<std::pair<std::size_t, std::size_t>> task_chunk;  // per task: frame of the batch, chunk
         modes.clear();
         // A frame's sharing chunks must all start together: a frame of more
         // coded chunks than the batch's streams ends the batch, whose
         // predictor then gets a stream for each of them.
-        while (count < stream_batching.frames && counts_bytes < kBatchCountsBytes &&
+        while (count < stream_batching.frames && batch_bytes < std::min<std::uint64_t>(kBatchCountsBytes, limit / 2) &&
                tasks.size() < stream_batching.streams()) {
           if (!reader.next_frame(frames[count])) {
             stream_end = true;
@@ -354,7 +397,8 @@ Stats decompress(std::istream& in, std::ostream& out, const DecompressOptions& o
           }
           if (first_frame) stream_batching = plan_batching(backends.device_for(needs_of(modes)), options.threads);
           first_frame = false;
-          if (counted.orders > 0) counts_bytes += ContextCounts::table_bytes(counted, counted_symbols);
+          if (counted.orders > 0) batch_bytes += ContextCounts::table_bytes(counted, counted_symbols);
+          batch_bytes += 2 * frame.original_size();
         }
         if (!tasks.empty() && session == nullptr) {
           auto& slot = sessions[header.model_id];
@@ -363,9 +407,18 @@ Stats decompress(std::istream& in, std::ostream& out, const DecompressOptions& o
           stats.model_name = session->model.name;
         }
         if (!tasks.empty()) {
+          // Checked against the limit before anything is allocated: what
+          // the frames' entries declare.
+          std::vector<FrameModels::Chunk> setup;
+          std::uint64_t run_bytes = 0;
+          for (const DecodeTask& t : tasks) setup.push_back({t.frame, t.symbol_count, t.mode});
+          for (std::size_t fi = 0; fi < count; ++fi) run_bytes += 2 * frames[fi].original_size();
+          const ModelConfig& config = session->model.config;
+          run_bytes += FrameModels::memory_bytes(setup, config.vocab_size, config.width);
           Device device;
-          Predictor& predictor = session->predictor(backends, needs_of(modes), stream_batching.groups,
-                                                    std::max(stream_batching.streams(), tasks.size()), &device);
+          Predictor& predictor =
+              session->predictor(backends, needs_of(modes), stream_batching.groups, tasks.size(),
+                                 std::max(stream_batching.streams(), tasks.size()), run_bytes, limit, "decoding", &device);
           try {
             decode_chunks(predictor, *session->tokenizer, tasks, 0, tasks.size());
           } catch (const ChunkDecodeFailure& failure) {
@@ -415,6 +468,11 @@ Stats decompress(std::istream& in, std::ostream& out, const DecompressOptions& o
   if (!out) throw Error(Error::Kind::Io, "write error");
   return stats;
 }
+
+// Level 9's full frame needs about 1.2 GiB (tests/engine's
+// MemoryLimit.EveryShippedLevelFitsTheDefault); the same on every machine, so
+// a file that decodes on one decodes on the next.
+std::uint64_t default_memory_limit() { return std::uint64_t{1536} << 20; }
 
 std::vector<StreamInfo> list(std::istream& in) {
   std::vector<StreamInfo> result;

@@ -101,7 +101,7 @@ ContainerWriter::ContainerWriter(std::ostream& out, const StreamHeader& header) 
   bytes[5] = 0;  // flags: none defined in version 1
   std::memcpy(bytes + 6, header.model_id.data(), 32);
   put_u32(bytes + 38, crc32(bytes, 38));
-  put(bytes, sizeof bytes);
+  header_.assign(bytes, bytes + sizeof bytes);
 }
 
 void ContainerWriter::write_frame(const Frame& frame) {
@@ -158,6 +158,11 @@ void ContainerWriter::finish() {
 }
 
 void ContainerWriter::put(const void* data, std::size_t size) {
+  if (!header_.empty()) {
+    std::vector<std::uint8_t> header;
+    header.swap(header_);
+    put(header.data(), header.size());
+  }
   if (size == 0) return;
   out_.write(static_cast<const char*>(data), static_cast<std::streamsize>(size));
   if (!out_) throw std::runtime_error("lmzip container: write failed");

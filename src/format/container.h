@@ -62,7 +62,9 @@ struct StreamTrailer {
 
 class ContainerWriter {
  public:
-  ContainerWriter(std::ostream& out, const StreamHeader& header);  // writes the header
+  // The header is written with the first frame or finish(): a writer that
+  // fails before either (a run refused for memory) leaves nothing behind.
+  ContainerWriter(std::ostream& out, const StreamHeader& header);
   // Validates (std::invalid_argument for a frame a reader would reject), then writes.
   void write_frame(const Frame& frame);
   void finish();  // writes the end block; no write_frame() afterwards
@@ -72,6 +74,7 @@ class ContainerWriter {
  private:
   void put(const void* data, std::size_t size);
   std::ostream& out_;
+  std::vector<std::uint8_t> header_;  // until the first write
   std::uint64_t bytes_written_ = 0;
   std::uint64_t original_size_ = 0;
   std::uint64_t frame_count_ = 0;

@@ -57,6 +57,15 @@ std::unique_ptr<Predictor> PredictorFactory::make(const ModelFile& model, const 
   return make_parallel_predictor(std::move(parts));
 }
 
+std::size_t PredictorFactory::bytes(const ModelFile& model, Device device, std::size_t groups, std::size_t streams) {
+  groups = std::max<std::size_t>(groups, 1);
+  const auto part_streams = static_cast<std::uint32_t>((streams + groups - 1) / groups);
+  // A GPU part keeps weights and caches on the device; on the host, its rows'
+  // tables and ranges.
+  if (device == Device::Cuda) return groups * std::size_t{part_streams} * model.config.vocab_size * 8;
+  return groups * cpu_predictor_bytes(model, part_streams);
+}
+
 std::vector<std::string> PredictorFactory::take_notices() {
   std::vector<std::string> out;
   out.swap(notices_);

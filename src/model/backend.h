@@ -33,6 +33,10 @@ class PredictorFactory {
   std::unique_ptr<Predictor> make(const ModelFile& model, const PredictorNeeds& needs, std::size_t groups,
                                   std::size_t streams, Device* device);
 
+  // The host memory make(model, needs, groups, streams) takes on `device`,
+  // in bytes (a GPU's own memory not counted).
+  static std::size_t bytes(const ModelFile& model, Device device, std::size_t groups, std::size_t streams);
+
   // Messages for the user, each given once: requests that could not be honoured.
   std::vector<std::string> take_notices();
   // "CPU", or "CUDA: " and the GPU's name.

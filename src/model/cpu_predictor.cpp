@@ -591,6 +591,30 @@ class CpuPredictor final : public Predictor {
 
 }  // namespace
 
+std::size_t cpu_predictor_bytes(const ModelFile& model, std::uint32_t max_streams) {
+  const ModelConfig& c = model.config;
+  const std::size_t streams = max_streams;
+  std::size_t bytes = 0;
+  // Int8Gemm keeps the weights three times (as given, in pairs, in quads) and
+  // per row its input in pairs and quads; GemmLinear its sums and their scaled values.
+  auto linear = [&](const QuantLinear& q) {
+    const std::size_t padded_out = (std::size_t{q.out} + 15) / 16 * 16;
+    bytes += std::size_t{q.out} * q.in + padded_out * ((q.in + 1) / 2 * 2) + padded_out * ((q.in + 3) / 4 * 4);
+    bytes += streams * (std::size_t{(q.in + 1) / 2} + (q.in + 3) / 4) * 4 + streams * q.out * 8;
+  };
+  for (const LayerWeights& w : model.layers)
+    for (const QuantLinear* q : {&w.wq, &w.wk, &w.wv, &w.wo, &w.w1, &w.w2}) linear(*q);
+  linear(model.output);
+  const std::size_t window_rows = (std::size_t{c.window} + 7) / 8 * 8;
+  const std::size_t head_bytes = std::size_t{(c.head_dim + 1) / 2} * 2 * window_rows;
+  bytes += std::size_t{c.layers} * 2 * streams * c.kv_heads * head_bytes;  // keys and values
+  // Per row: residual (int32), x, attention, hidden (int8); the tables the
+  // predictor hands out, the output adaptation's terms and the blocks' sums.
+  bytes += streams * (std::size_t{c.width} * 5 + std::size_t{c.heads} * c.head_dim + c.ffn);
+  bytes += streams * std::size_t{c.vocab_size} * 8 + streams * (c.vocab_size / 64 + 2) * 8;
+  return bytes;
+}
+
 std::unique_ptr<Predictor> make_cpu_predictor(const ModelFile& model, std::uint32_t max_streams) {
   if (!kernel_request_problem().empty()) throw Error(Error::Kind::Usage, kernel_request_problem());
   auto predictor = std::make_unique<CpuPredictor>(model, max_streams);

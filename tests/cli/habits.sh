@@ -2,7 +2,7 @@
 # Habits of gzip and xz users: unknown dashed words are usage errors, levels
 # after the subcommand, one line per failure, -l and -t agree on an empty
 # file, a missing -m, setuid/sticky/hard-linked inputs, the unlmzip and
-# lmzcat names, -S and -r. Usage: bash habits.sh PATH_TO_LMZIP
+# lmzcat names, -S and -r, -T and -M. Usage: bash habits.sh PATH_TO_LMZIP
 set -u
 source "$(dirname "$0")/assertions.bash"
 
@@ -158,6 +158,25 @@ absent tree/sub/deeper/c.lmz "-r -S .foo"
 mkdir -p one-file && cp text one-file/only
 expect_rc 0 "-rc" "$LMZIP" -rc one-file > rc.lmz
 same_bytes rc.lmz text5.lmz "-rc on a folder of one file"
+
+# --- 9. -T takes no more than the work uses; -M limits memory ----------------------------
+# The text is one chunk: -T4096 runs one group (it once made 4096 predictors,
+# 7 GB), so it works in a 2 GiB address space and writes what -T1 writes.
+expect_rc 0 "-T4096 in 2 GiB" bash -c 'ulimit -v 2097152 && exec "$0" -T4096 -c text' "$LMZIP" > t4096.lmz
+same_bytes t4096.lmz text5.lmz "-T4096"
+expect_rc 1 "-M 1MiB" "$LMZIP" -M 1MiB -c text > m.lmz
+[ -s m.lmz ] && fail "-M 1MiB -c: wrote $(wc -c < m.lmz) bytes before refusing"
+expect_stderr "^lmzip: text: compressing needs [0-9]+ MiB of memory, more than the limit of 1 MiB \(-M/--memlimit\)$" "-M 1MiB"
+[ "$(wc -l < "$WORK/stderr")" -eq 1 ] || fail "-M 1MiB: more than one line: $(cat "$WORK/stderr")"
+absent text.lmz "-M 1MiB"
+expect_rc 1 "-d -M 1MiB" "$LMZIP" -d --memlimit=1MiB -c text5.lmz
+expect_stderr "decoding needs [0-9]+ MiB of memory, more than the limit of 1 MiB" "-d -M 1MiB"
+for limit in max 50% 2G 1536MiB 0; do
+  expect_rc 0 "-d -M $limit" "$LMZIP" -d -M "$limit" -c text5.lmz > m.out && same_bytes m.out text "-d -M $limit"
+done
+usage_error "-M" "$LMZIP" -M lots text
+usage_error "-M" "$LMZIP" -M 0% text
+absent text.lmz "-M lots"
 
 no_temp_files . "end of habits"
 finish

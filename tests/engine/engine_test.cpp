@@ -7,12 +7,14 @@
 #include <random>
 #include <sstream>
 
+#include "adapt/frame_models.h"
 #include "engine/chunk_coder.h"
 #include "engine/chunker.h"
 #include "engine/levels.h"
 #include "format/container.h"
 #include "hash/crc32.h"
 #include "lmzip/lmzip.h"
+#include "model/backend.h"
 #include "model/model_file.h"
 #include "model/network.h"
 #include "model/random_model.h"
@@ -568,6 +570,36 @@ TEST(Engine, CorruptionIsDetected) {
   }
   for (std::size_t len = 0; len < z.size(); len += 1 + len / 4) {
     EXPECT_THROW(decompress_with(default_model_path(), z.substr(0, len)), Error) << len;
+  }
+}
+
+}  // namespace
+}  // namespace lmzip
+
+namespace lmzip {
+namespace {
+
+// What a full frame of each shipped level needs, from the parts the engine
+// weighs against the limit (model, predictor, frame models, data), fits
+// default_memory_limit(): the shipped levels never need -M. Byte tokens are
+// the worst case (a symbol a byte).
+TEST(MemoryLimit, EveryShippedLevelFitsTheDefault) {
+  for (const LevelSettings& level : kLevels) {
+    const std::string path = std::string(LMZIP_SOURCE_DIR) + "/models/" + std::string(level.model_file);
+    const ModelFile model = ModelFile::load(path);
+    const std::uint64_t chunk = largest_chunk_bytes(level, model.config.chunk_bytes);
+    const std::uint64_t frame = std::min<std::uint64_t>(chunk * kFrameStreams, kMaxFrameBytes);
+    const std::uint64_t chunks = (frame + chunk - 1) / chunk;
+    const ChunkMode mode = level_mode(level, model.config.width);
+    std::vector<FrameModels::Chunk> setup;
+    for (std::uint64_t c = 0; c < chunks; ++c) setup.push_back({0, static_cast<std::uint32_t>(frame / chunks), mode});
+    // Compressing: the frame, its symbols (4 bytes each) and payloads;
+    // decoding: payloads, the chunks' bytes and the frame's. One thread: more
+    // are cut to fit.
+    const std::uint64_t need = std::filesystem::file_size(path) + 6 * frame +
+                               FrameModels::memory_bytes(setup, model.config.vocab_size, model.config.width) +
+                               PredictorFactory::bytes(model, Device::Cpu, 1, kFrameStreams);
+    EXPECT_LE(need, default_memory_limit()) << "level " << level.level;
   }
 }
 

@@ -124,6 +124,31 @@ TEST(FuzzRegression, DecompressInputsDecodeOrThrowError) {
   }
 }
 
+// Hostile inputs (tests/fuzz/craft_hostile.py: entries that declare 64 MiB
+// frames or 4,096 chunks over a few bytes) are refused under the fuzz
+// target's memory limit, by the limit or at their first chunk.
+TEST(FuzzRegression, HostileInputsAreRefusedUnderTheFuzzTargetsLimit) {
+  FuzzModels models;
+  int hostile = 0;
+  for (const fs::path& path : inputs("decompress")) {
+    if (path.filename().string().rfind("hostile-", 0) != 0) continue;
+    SCOPED_TRACE(path.string());
+    ++hostile;
+    DecompressOptions options;
+    options.models.explicit_path = models.byte_model();
+    options.memory_limit = fuzz::kMemoryLimit;
+    std::istringstream in(read_file(path));
+    std::ostringstream out;
+    try {
+      decompress(in, out, options);
+      ADD_FAILURE() << "accepted";
+    } catch (const Error& e) {
+      EXPECT_TRUE(e.kind() == Error::Kind::Corrupt || e.kind() == Error::Kind::MemoryLimit) << e.what();
+    }
+  }
+  EXPECT_GE(hostile, 6);
+}
+
 TEST(FuzzRegression, RoundTripInputsComeBackEqual) {
   FuzzModels models;
   for (const fs::path& path : inputs("roundtrip")) {

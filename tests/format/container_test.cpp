@@ -518,7 +518,23 @@ TEST(ContainerWriter, RefusesFramesAReaderWouldReject) {
 TEST(ContainerWriter, ReportsFailedWrites) {
   std::ostringstream out;
   out.setstate(std::ios::badbit);
-  EXPECT_THROW(ContainerWriter(out, StreamHeader{}), std::runtime_error);
+  ContainerWriter writer(out, StreamHeader{});
+  EXPECT_THROW(writer.finish(), std::runtime_error);
+}
+
+// The header waits for the first frame or finish(): a run that fails before
+// (refused for memory) writes nothing.
+TEST(ContainerWriter, WritesNothingBeforeTheFirstFrame) {
+  std::ostringstream out;
+  {
+    ContainerWriter writer(out, StreamHeader{});
+    EXPECT_EQ(writer.bytes_written(), 0u);
+  }
+  EXPECT_TRUE(out.str().empty());
+  ContainerWriter writer(out, StreamHeader{});
+  writer.write_frame(stored_frame("a"));
+  EXPECT_EQ(out.str().substr(0, 4), "\x89LMZ");
+  EXPECT_EQ(writer.bytes_written(), out.str().size());
 }
 
 TEST(ContainerWriter, NoFramesAfterFinish) {

@@ -11,6 +11,10 @@
 
 namespace lmzip::fuzz {
 
+// The decompressor's memory limit under fuzzing (as `-M 64MiB`): the tiny
+// models fit it many times over, a frame's declared tables may not.
+constexpr std::uint64_t kMemoryLimit = std::uint64_t{64} << 20;
+
 // Byte model (V = 256) and a token model (V = 300: the 256 bytes, then
 // 2- and 3-byte pieces, so decoding one symbol can yield several bytes).
 inline ModelFile byte_model() { return random_model(testing::smallest_config(256), 1); }
