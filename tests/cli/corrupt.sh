@@ -41,6 +41,13 @@ grep -q "^lmzip: a\.lmz:" stderr && fail "-t complained about the good a.lmz: $(
 expect_rc 1 "corrupt via pipe" "$LMZIP" -d < broken.lmz > /dev/null
 expect_rc 1 "-l on foreign" "$LMZIP" -l foreign.lmz > /dev/null
 
+# --- a damaged coded chunk: where, and no talk of another model --------------------
+# The model is found by its SHA-256, so the data is what is wrong. The one
+# chunk's data starts after the 42-byte header and its frame's 22-byte table.
+expect_rc 1 "damaged chunk" "$LMZIP" -t broken.lmz
+expect_stderr "^lmzip: broken\.lmz: corrupt input: (chunk 0 of the frame at byte offset 42 \(its data at byte offset 64\) does not decode: [a-z ]+|checksum mismatch in the frame at byte offset 42: the data is corrupt)$" "damaged chunk: offsets"
+grep -q "different model" "$WORK/stderr" && fail "damaged chunk: suggests a different model: $(cat "$WORK/stderr")"
+
 # --- suffixes -----------------------------------------------------------------------
 cp a.lmz plain
 expect_rc 1 "unknown suffix" "$LMZIP" -d plain
