@@ -11,6 +11,7 @@ compression speed.
     bench/compare.py --quick               # small text files only
     bench/compare.py --levels 5 --files canterbury/alice29.txt large/bible.txt
     bench/compare.py --model some.lmzm     # every level with -m some.lmzm
+    bench/compare.py --media-groups binary,images,audio   # media folders beside the corpus
 
 Exit status: 0 all round trips byte-exact; 1 a round trip failed; 2 none
 failed but a compressor could not run (tool not installed, no lmzip model).
@@ -33,6 +34,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_CORPUS = Path("/work/shared/corpus/bench")
+# Media bench files (../shared/corpus/media/README.md): each folder is a group
+# of its own, "media-binary" and so on, beside the corpus's text and binary.
+DEFAULT_MEDIA = Path("/work/shared/corpus/media/bench")
+MEDIA_FOLDERS = ("binary", "images", "audio")
 
 # Binary files of the Canterbury and Calgary corpora; everything else is text.
 BINARY_NAMES = {"kennedy.xls", "ptt5", "sum", "obj1", "obj2", "geo", "pic"}
@@ -65,7 +70,7 @@ class BenchFile:
     name: str  # shown in the tables: path relative to the corpus, or as given
     path: Path
     size: int
-    group: str  # "text" or "binary"
+    group: str  # "text", "binary", or "media-" and the media folder
     aliases: list = field(default_factory=list)  # identical files run only once
 
 
@@ -250,6 +255,19 @@ def collect_files(args):
         bf = BenchFile(name, p, p.stat().st_size, group)
         by_digest[digest] = bf
         files.append(bf)
+    if not wanted and not args.quick:
+        for folder in args.media_groups:
+            media = Path(args.media) / folder
+            if not media.is_dir():
+                sys.exit(f"compare.py: --media-groups {folder}: no folder {media}")
+            for p in sorted(q for q in media.rglob("*") if q.is_file()):
+                digest = sha256_file(p)
+                if digest in by_digest:
+                    by_digest[digest].aliases.append(f"media/{folder}/{p.name}")
+                    continue
+                bf = BenchFile(f"media/{folder}/{p.relative_to(media)}", p, p.stat().st_size, f"media-{folder}")
+                by_digest[digest] = bf
+                files.append(bf)
     if args.quick:
         files = [f for f in files if f.group == "text" and f.size <= QUICK_MAX_BYTES]
         if not files:
@@ -289,9 +307,9 @@ def summarize(results, comp, model_bytes):
 
 
 def group_summaries(results, comps):
-    """{group: {compressor label: summary}} for text, binary and all."""
+    """{group: {compressor label: summary}} for text, binary, each media group and all."""
     out = {}
-    for group in ("text", "binary", "all"):
+    for group in ("text", "binary") + tuple(f"media-{m}" for m in MEDIA_FOLDERS) + ("all",):
         per = {}
         for comp in comps:
             rs = [r for r in results if r.compressor is comp and group in ("all", r.file.group)]
@@ -456,10 +474,18 @@ def parse_args():
     p.add_argument("--out", default=str(REPO / "bench" / "results"), help="output folder (default bench/results)")
     p.add_argument("--lmzip", default=str(REPO / "build" / "lmzip"), help="lmzip program (default build/lmzip)")
     p.add_argument("--model", help="pass -m MODEL to lmzip for every level")
+    p.add_argument("--media", default=str(DEFAULT_MEDIA), help=f"media bench folder (default {DEFAULT_MEDIA})")
+    p.add_argument("--media-groups", default="binary",
+                   help="media folders to run as groups of their own, comma-separated, from "
+                        f"{','.join(MEDIA_FOLDERS)}, or none (default binary); not with --files or --quick")
     p.add_argument("--quick", action="store_true",
                    help=f"only the text group's files of at most {QUICK_MAX_BYTES} bytes")
     args = p.parse_args()
     args.files = (args.files or []) + args.paths
+    args.media_groups = [] if args.media_groups == "none" else \
+        [g.strip() for g in args.media_groups.split(",") if g.strip()]
+    if any(g not in MEDIA_FOLDERS for g in args.media_groups):
+        p.error(f"--media-groups takes {', '.join(MEDIA_FOLDERS)} or none")
     try:
         args.levels = sorted({int(x) for x in args.levels.split(",") if x.strip()})
     except ValueError:
