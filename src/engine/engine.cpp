@@ -486,12 +486,11 @@ std::vector<StreamInfo> list(std::istream& in) {
       info.model_id = to_hex(header.model_id);
       info.offset = start;
       Frame frame;
-      std::uint64_t frame_start = reader.offset();
       while (reader.next_frame(frame)) {
         FrameInfo f;
-        f.offset = frame_start;
+        f.offset = frame.offset;
         f.original_bytes = frame.original_size();
-        f.compressed_bytes = reader.offset() - frame_start;
+        f.compressed_bytes = reader.offset() - frame.offset;
         f.chunks = frame.chunks.size();
         std::uint64_t mode_chunks[std::size(kChunkRecipes)] = {};
         for (const ChunkEntry& e : frame.chunks) {
@@ -506,7 +505,6 @@ std::vector<StreamInfo> list(std::istream& in) {
         info.chunks += f.chunks;
         info.stored_chunks += f.stored_chunks;
         info.frame_details.push_back(std::move(f));
-        frame_start = reader.offset();
       }
       info.original_bytes = reader.trailer().original_size;
       info.compressed_bytes = reader.offset() - start;
