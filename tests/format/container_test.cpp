@@ -546,18 +546,16 @@ TEST(ContainerWriter, RefusesFramesAReaderWouldReject) {
   rejects(mixed_counts);
   mixed_counts.chunks[0].mode = ChunkMode::CodedFrameCountedLarge;
   rejects(mixed_counts);
-  Frame lzma2_not_smaller;
-  lzma2_not_smaller.chunks = {{ChunkMode::Lzma2, 2, 0, 2}};
-  lzma2_not_smaller.payloads = {{1, 2}};
-  rejects(lzma2_not_smaller);
-  Frame lzma2_with_symbols;
-  lzma2_with_symbols.chunks = {{ChunkMode::Lzma2, 2, 1, 1}};
-  lzma2_with_symbols.payloads = {{1}};
-  rejects(lzma2_with_symbols);
-  Frame lzma2_and_network;
-  lzma2_and_network.chunks = {{ChunkMode::Lzma2, 2, 0, 1}, {ChunkMode::Coded, 2, 1, 1}};
-  lzma2_and_network.payloads = {{1}, {2}};
-  rejects(lzma2_and_network);
+  // A frame of these entries, each with a payload of its declared size.
+  auto rejects_entries = [&](const std::vector<ChunkEntry>& entries) {
+    Frame frame;
+    frame.chunks = entries;
+    for (const ChunkEntry& e : entries) frame.payloads.emplace_back(e.payload_size, std::uint8_t{1});
+    rejects(frame);
+  };
+  rejects_entries({{ChunkMode::Lzma2, 2, 0, 2}});                               // LZMA2 not smaller
+  rejects_entries({{ChunkMode::Lzma2, 2, 1, 1}});                               // LZMA2 with symbols
+  rejects_entries({{ChunkMode::Lzma2, 2, 0, 1}, {ChunkMode::Coded, 2, 1, 1}});  // LZMA2 beside the model
 }
 
 TEST(ContainerWriter, ReportsFailedWrites) {
