@@ -231,9 +231,10 @@ Stats compress(std::istream& in, std::ostream& out, const CompressOptions& optio
     std::vector<std::size_t> coded_index;  // per span: its index in `chunks`, or SIZE_MAX (stored)
     Frame lzma2;                           // the frame coded by LZMA2; no chunks where it was not tried
   };
-  // Full frames' counts and data bound the batch (symbols <= bytes).
+  // Full frames' counts and data bound the batch (symbols <= bytes; the
+  // frame, its symbols and payloads, and its LZMA2 coding).
   const std::size_t frame_batch_bytes =
-      ContextCounts::table_bytes(counts_shape(recipe(mode).counts), frame_bytes) + 2 * frame_bytes;
+      ContextCounts::table_bytes(counts_shape(recipe(mode).counts), frame_bytes) + 3 * frame_bytes;
   std::vector<PendingFrame> pending(
       std::clamp<std::size_t>(std::min<std::uint64_t>(kBatchCountsBytes, limit / 2) / frame_batch_bytes, 1,
                               batching.frames));
@@ -289,9 +290,10 @@ Stats compress(std::istream& in, std::ostream& out, const CompressOptions& optio
     });
     if (!chunks.empty()) {
       // The run's memory beside the predictor: its frame models, the frames
-      // read, their symbols and payloads.
+      // read, their LZMA2 codings, symbols and payloads.
       std::vector<FrameModels::Chunk> setup;
       std::uint64_t run_bytes = frames * frame_bytes;
+      for (std::size_t fi = 0; fi < frames; ++fi) run_bytes += frame_cost(pending[fi].lzma2);
       for (std::size_t c = 0; c < chunks.size(); ++c) {
         setup.push_back({chunks[c].frame, static_cast<std::uint32_t>(chunks[c].symbols.size()), chunks[c].mode});
         run_bytes += chunks[c].symbols.size() * sizeof(std::uint32_t) + chunk_size[c];
@@ -468,7 +470,7 @@ Stats decompress(std::istream& in, std::ostream& out, const DecompressOptions& o
                 break;
               case ChunkCoder::Lzma2: {
                 // Its decoder takes the dictionary (at most 16 MiB) and under
-                // 100 KiB beside it (lzma2_decoder_bytes), one chunk at a
+                // 64 KiB beside it (lzma2_decoder_bytes), one chunk at a
                 // time: within the room the limit leaves, not weighed.
                 const std::size_t at = bytes.size();
                 bytes.resize(at + e.original_size);
