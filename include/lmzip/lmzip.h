@@ -84,7 +84,8 @@ struct Stats {
   std::uint64_t chunks = 0;
   std::uint64_t stored_chunks = 0;
   std::uint64_t symbols = 0;
-  double ideal_bits = 0;     // sum of -log2 p over the coded symbols (model's ideal size)
+  double ideal_bits = 0;     // sum of -log2 p over the coded symbols (model's ideal size), and 8 bits a
+                             // payload byte of stored and LZMA2 chunks (compress only)
   std::string model_id;      // hex SHA-256 of the model (last stream's, for decompress)
   std::string model_name;
   std::uint64_t frames = 0;
