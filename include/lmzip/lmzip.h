@@ -84,10 +84,12 @@ struct Stats {
   std::uint64_t chunks = 0;
   std::uint64_t stored_chunks = 0;
   std::uint64_t symbols = 0;
-  double ideal_bits = 0;     // sum of -log2 p over the coded symbols (model's ideal size)
+  double ideal_bits = 0;     // sum of -log2 p over the coded symbols (model's ideal size), and 8 bits a
+                             // payload byte of stored and LZMA2 chunks (compress only)
   std::string model_id;      // hex SHA-256 of the model (last stream's, for decompress)
   std::string model_name;
   std::uint64_t frames = 0;
+  std::uint64_t lzma2_frames = 0;    // of `frames`, those holding LZMA2 chunks
   std::vector<DeviceRun> devices;    // in frame order
   std::vector<std::string> notices;  // requests that could not be honoured (e.g. --device), once each
 };
@@ -105,7 +107,8 @@ struct ChunkModeCount {
   std::string mode;         // the mode's name (docs/format.md), e.g. "adapted-large"
   std::uint64_t chunks = 0;
   std::vector<int> levels;  // the levels that write this mode, ascending; none for "stored" (any level
-                            // stores a chunk the model would expand) and for modes no level writes
+                            // stores a chunk the model would expand) and for modes no level writes;
+                            // all for "lzma2" (every level picks it for a frame where it is smaller)
 };
 
 // One frame, from its chunk table.

@@ -8,7 +8,7 @@ PredictorNeeds needs_of(const std::vector<ChunkMode>& modes) {
   PredictorNeeds needs;
   for (ChunkMode m : modes) {
     needs.adapts_output = needs.adapts_output || recipe(m).adapts_output;
-    if (is_coded(m)) needs.ranges_per_row = std::max(needs.ranges_per_row, TableMixer::max_boosted(m));
+    if (is_network_coded(m)) needs.ranges_per_row = std::max(needs.ranges_per_row, TableMixer::max_boosted(m));
   }
   return needs;
 }

@@ -7,12 +7,14 @@
 #include <filesystem>
 #include <map>
 #include <memory>
-#include <thread>
 
 #include "adapt/context_counts.h"
 #include "adapt/frame_models.h"
+#include "coder/lzma2_coder.h"
 #include "engine/chunk_coder.h"
 #include "engine/chunker.h"
+#include "engine/for_each_group.h"
+#include "engine/frame_choice.h"
 #include "engine/levels.h"
 #include "format/container.h"
 #include "hash/crc32.h"
@@ -113,31 +115,6 @@ void note_device(Stats& stats, std::uint64_t first, std::uint64_t count, const s
   stats.devices.push_back({first, count, device});
 }
 
-// Splits chunk indices into `groups` contiguous runs and runs fn(group, first, last) on threads.
-template <class Fn>
-void for_each_group(std::size_t count, std::size_t groups, Fn fn) {
-  groups = std::max<std::size_t>(1, std::min(groups, count));
-  if (groups == 1) {
-    fn(0, 0, count);
-    return;
-  }
-  std::vector<std::thread> threads;
-  std::vector<std::exception_ptr> errors(groups);
-  for (std::size_t g = 0; g < groups; ++g) {
-    const std::size_t first = count * g / groups, last = count * (g + 1) / groups;
-    threads.emplace_back([&, g, first, last] {
-      try {
-        fn(g, first, last);
-      } catch (...) {
-        errors[g] = std::current_exception();
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
-  for (auto& e : errors)
-    if (e) std::rethrow_exception(e);
-}
-
 // How a run splits its work: on the CPU, worker groups share out the chunks of
 // one frame; on a GPU, one batch steps the chunks of several frames at once
 // (thousands of streams). Frames are the same either way, so is the output.
@@ -160,6 +137,18 @@ Batching plan_batching(Device device, int threads) {
 }
 
 Error corrupt(const std::string& what) { return Error(Error::Kind::Corrupt, what); }
+
+bool holds_lzma2(const Frame& frame) {
+  return std::any_of(frame.chunks.begin(), frame.chunks.end(),
+                     [](const ChunkEntry& e) { return recipe(e.mode).coder == ChunkCoder::Lzma2; });
+}
+
+// Chunk `chunk` of `frame` is not what its entry declares, for the reason `why`.
+Error chunk_corrupt(const Frame& frame, std::size_t chunk, const std::string& why) {
+  return corrupt("chunk " + std::to_string(chunk) + " of the frame at byte offset " + std::to_string(frame.offset) +
+                 " (its data at byte offset " + std::to_string(frame.payload_offset(chunk)) +
+                 ") does not decode: " + why);
+}
 
 std::size_t read_fully(std::istream& in, char* data, std::size_t size) {
   std::size_t got = 0;
@@ -240,29 +229,49 @@ Stats compress(std::istream& in, std::ostream& out, const CompressOptions& optio
     std::size_t size = 0;
     std::vector<ChunkSpan> spans;
     std::vector<std::size_t> coded_index;  // per span: its index in `chunks`, or SIZE_MAX (stored)
+    Frame lzma2;                           // the frame coded by LZMA2; no chunks where it was not tried
   };
-  // Full frames' counts and data bound the batch (symbols <= bytes).
+  // Full frames' counts and data bound the batch (symbols <= bytes; the
+  // frame, its symbols and payloads, and its LZMA2 coding).
   const std::size_t frame_batch_bytes =
-      ContextCounts::table_bytes(counts_shape(recipe(mode).counts), frame_bytes) + 2 * frame_bytes;
+      ContextCounts::table_bytes(counts_shape(recipe(mode).counts), frame_bytes) + 3 * frame_bytes;
   std::vector<PendingFrame> pending(
       std::clamp<std::size_t>(std::min<std::uint64_t>(kBatchCountsBytes, limit / 2) / frame_batch_bytes, 1,
                               batching.frames));
   for (auto& f : pending) f.data.resize(frame_bytes);
+  // LZMA2's encoders run one frame at a time, beside the frames read and the
+  // predictor: they may take a quarter of the limit (none fits: no LZMA2).
+  const std::uint64_t lzma2_encoder = lzma2_encoder_bytes(std::min<std::size_t>(frame_bytes, kMaxChunkBytes));
+  const auto lzma2_threads = static_cast<std::size_t>(std::min<std::uint64_t>(batching.workers, limit / 4 / lzma2_encoder));
   bool at_end = false;
   while (!at_end) {
-    // Read the batch's frames; chunks worth modelling are coded, the rest stored.
     std::size_t frames = 0;
-    std::vector<CodedChunk> chunks;
-    std::vector<const char*> chunk_data;
-    std::vector<std::size_t> chunk_size;
     while (frames < pending.size() && !at_end) {
       PendingFrame& f = pending[frames];
       f.size = read_fully(in, f.data.data(), frame_bytes);
       at_end = f.size < frame_bytes;
       if (f.size == 0) break;
       ++frames;
+    }
+    if (frames == 0) break;
+
+    // LZMA2 first, on frames that do not look like text; a frame it codes in
+    // few enough bits is not given to the model. The chunks of the other
+    // frames worth modelling are coded by the model, the rest stored.
+    std::vector<CodedChunk> chunks;
+    std::vector<const char*> chunk_data;
+    std::vector<std::size_t> chunk_size;
+    for (std::size_t fi = 0; fi < frames; ++fi) {
+      PendingFrame& f = pending[fi];
+      const auto* bytes = reinterpret_cast<const std::uint8_t*>(f.data.data());
+      f.lzma2 = Frame{};
+      if (lzma2_threads > 0 && !looks_like_text(bytes, f.size)) f.lzma2 = lzma2_frame(bytes, f.size, lzma2_threads);
+      const bool lzma2_wins_clearly =
+          !f.lzma2.chunks.empty() &&
+          8.0 * static_cast<double>(frame_cost(f.lzma2)) < kLzma2SkipsModelBelowBitsPerByte * static_cast<double>(f.size);
       f.spans = plan_chunks(f.size, chunk_bytes, level.smallest_chunk_bytes, kFrameStreams);
       f.coded_index.assign(f.spans.size(), SIZE_MAX);
+      if (lzma2_wins_clearly) continue;
       for (std::size_t i = 0; i < f.spans.size(); ++i) {
         const char* data = f.data.data() + f.spans[i].offset;
         if (!worth_modelling(reinterpret_cast<const std::uint8_t*>(data), f.spans[i].size)) continue;
@@ -270,11 +279,10 @@ Stats compress(std::istream& in, std::ostream& out, const CompressOptions& optio
         chunk_data.push_back(data);
         chunk_size.push_back(f.spans[i].size);
         chunks.emplace_back();
-        chunks.back().frame = static_cast<std::uint32_t>(frames - 1);
+        chunks.back().frame = static_cast<std::uint32_t>(fi);
         chunks.back().mode = mode;
       }
     }
-    if (frames == 0) break;
     for_each_group(chunks.size(), batching.workers, [&](std::size_t, std::size_t first, std::size_t last) {
       for (std::size_t c = first; c < last; ++c)
         session->tokenizer->encode(reinterpret_cast<const std::uint8_t*>(chunk_data[c]), chunk_size[c],
@@ -282,9 +290,10 @@ Stats compress(std::istream& in, std::ostream& out, const CompressOptions& optio
     });
     if (!chunks.empty()) {
       // The run's memory beside the predictor: its frame models, the frames
-      // read, their symbols and payloads.
+      // read, their LZMA2 codings, symbols and payloads.
       std::vector<FrameModels::Chunk> setup;
       std::uint64_t run_bytes = frames * frame_bytes;
+      for (std::size_t fi = 0; fi < frames; ++fi) run_bytes += frame_cost(pending[fi].lzma2);
       for (std::size_t c = 0; c < chunks.size(); ++c) {
         setup.push_back({chunks[c].frame, static_cast<std::uint32_t>(chunks[c].symbols.size()), chunks[c].mode});
         run_bytes += chunks[c].symbols.size() * sizeof(std::uint32_t) + chunk_size[c];
@@ -297,9 +306,9 @@ Stats compress(std::istream& in, std::ostream& out, const CompressOptions& optio
     if (!chunks.empty()) note_device(stats, stats.frames, frames, PredictorFactory::describe(device));
 
     for (std::size_t fi = 0; fi < frames; ++fi) {
-      const PendingFrame& f = pending[fi];
+      PendingFrame& f = pending[fi];
       Frame frame;
-      frame.original_crc = crc32(f.data.data(), f.size);
+      double network_bits = 0;  // the model's ideal size of the frame's network-coded chunks
       for (std::size_t i = 0; i < f.spans.size(); ++i) {
         ChunkEntry e;
         e.original_size = static_cast<std::uint32_t>(f.spans[i].size);
@@ -310,21 +319,33 @@ Stats compress(std::istream& in, std::ostream& out, const CompressOptions& optio
           e.symbol_count = static_cast<std::uint32_t>(coded->symbols.size());
           e.payload_size = static_cast<std::uint32_t>(coded->payload.size());
           frame.payloads.push_back(std::move(coded->payload));
-          stats.symbols += e.symbol_count;
-          stats.ideal_bits += coded->ideal_bits;
+          network_bits += coded->ideal_bits;
         } else {
           e.mode = ChunkMode::Stored;
           e.payload_size = e.original_size;
           frame.payloads.emplace_back(original, original + f.spans[i].size);
-          stats.ideal_bits += 8.0 * f.spans[i].size;
-          ++stats.stored_chunks;
         }
         frame.chunks.push_back(e);
+      }
+      // The smaller coding of the frame; the model's on a tie.
+      const bool lzma2_chosen = !f.lzma2.chunks.empty() && frame_cost(f.lzma2) < frame_cost(frame);
+      if (lzma2_chosen) {
+        frame = std::move(f.lzma2);
+        network_bits = 0;
+      }
+      frame.original_crc = crc32(f.data.data(), f.size);
+      stats.lzma2_frames += holds_lzma2(frame);
+      stats.ideal_bits += network_bits;
+      for (const ChunkEntry& e : frame.chunks) {
+        stats.symbols += e.symbol_count;
+        if (e.mode == ChunkMode::Stored) ++stats.stored_chunks;
+        // Stored and LZMA2 chunks count at their size.
+        if (!is_network_coded(e.mode)) stats.ideal_bits += 8.0 * e.payload_size;
       }
       writer.write_frame(frame);
       if (!out) throw Error(Error::Kind::Io, "write error");
       stats.original_bytes += f.size;
-      stats.chunks += f.spans.size();
+      stats.chunks += frame.chunks.size();
       ++stats.frames;
       if (options.progress) options.progress(stats.original_bytes, writer.bytes_written());
     }
@@ -384,7 +405,7 @@ Stats decompress(std::istream& in, std::ostream& out, const DecompressOptions& o
           std::uint64_t counted_symbols = 0;
           for (std::size_t i = 0; i < frame.chunks.size(); ++i) {
             const ChunkEntry& e = frame.chunks[i];
-            if (!is_coded(e.mode)) continue;
+            if (!is_network_coded(e.mode)) continue;
             if (e.symbol_count > e.original_size) throw corrupt("chunk declares more symbols than bytes");
             tasks.push_back({frame.payloads[i].data(), frame.payloads[i].size(), e.symbol_count, e.original_size,
                              e.mode, static_cast<std::uint32_t>(count - 1), {}});
@@ -425,9 +446,7 @@ Stats decompress(std::istream& in, std::ostream& out, const DecompressOptions& o
             // The model is the one the stream names (found by its SHA-256), so
             // the data is what is wrong.
             const auto [fi, ci] = task_chunk[failure.task];
-            throw corrupt("chunk " + std::to_string(ci) + " of the frame at byte offset " +
-                          std::to_string(frames[fi].offset) + " (its data at byte offset " +
-                          std::to_string(frames[fi].payload_offset(ci)) + ") does not decode: " + failure.what());
+            throw chunk_corrupt(frames[fi], ci, failure.what());
           }
           note_device(stats, stats.frames, count, PredictorFactory::describe(device));
         }
@@ -439,14 +458,31 @@ Stats decompress(std::istream& in, std::ostream& out, const DecompressOptions& o
           bytes.reserve(frame.original_size());
           for (std::size_t i = 0; i < frame.chunks.size(); ++i) {
             const ChunkEntry& e = frame.chunks[i];
-            if (!is_coded(e.mode)) {
-              bytes.append(reinterpret_cast<const char*>(frame.payloads[i].data()), frame.payloads[i].size());
-              ++stats.stored_chunks;
-            } else {
-              bytes += tasks[next_task++].bytes;  // of the declared size (decode_chunks checked)
-              stats.symbols += e.symbol_count;
+            const std::vector<std::uint8_t>& payload = frame.payloads[i];
+            switch (recipe(e.mode).coder) {
+              case ChunkCoder::Stored:
+                bytes.append(reinterpret_cast<const char*>(payload.data()), payload.size());
+                ++stats.stored_chunks;
+                break;
+              case ChunkCoder::Network:
+                bytes += tasks[next_task++].bytes;  // of the declared size (decode_chunks checked)
+                stats.symbols += e.symbol_count;
+                break;
+              case ChunkCoder::Lzma2: {
+                // Its decoder takes the dictionary (at most 16 MiB) and under
+                // 64 KiB beside it (lzma2_decoder_bytes), one chunk at a
+                // time: within the room the limit leaves, not weighed.
+                const std::size_t at = bytes.size();
+                bytes.resize(at + e.original_size);
+                std::string why;
+                if (!lzma2_decode(payload.data(), payload.size(), reinterpret_cast<std::uint8_t*>(&bytes[at]),
+                                  e.original_size, &why))
+                  throw chunk_corrupt(frame, i, why);
+                break;
+              }
             }
           }
+          stats.lzma2_frames += holds_lzma2(frame);
           if (crc32(bytes.data(), bytes.size()) != frame.original_crc)
             throw corrupt("checksum mismatch in the frame at byte offset " + std::to_string(frame.offset) +
                           ": the data is corrupt");
@@ -495,7 +531,7 @@ std::vector<StreamInfo> list(std::istream& in) {
         std::uint64_t mode_chunks[std::size(kChunkRecipes)] = {};
         for (const ChunkEntry& e : frame.chunks) {
           ++mode_chunks[static_cast<std::size_t>(e.mode)];  // the reader accepts only the table's modes
-          if (!is_coded(e.mode)) ++f.stored_chunks;
+          if (e.mode == ChunkMode::Stored) ++f.stored_chunks;
         }
         for (const ChunkRecipe& r : kChunkRecipes) {
           const std::uint64_t n = mode_chunks[static_cast<std::size_t>(r.mode)];

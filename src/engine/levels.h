@@ -63,7 +63,8 @@ std::size_t largest_chunk_bytes(const LevelSettings& level, std::size_t model_ch
 // The mode that codes this level's chunks with a network of `width`.
 ChunkMode level_mode(const LevelSettings& level, std::uint32_t network_width);
 
-// The levels whose chunks `mode` may code (as mode or mode_without_adaptation), ascending.
+// The levels whose chunks `mode` may code (as mode or mode_without_adaptation;
+// lzma2: every level), ascending.
 std::vector<int> levels_writing(ChunkMode mode);
 
 }  // namespace lmzip

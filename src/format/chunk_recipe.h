@@ -23,6 +23,14 @@ enum class ChunkMode : std::uint8_t {
   CodedFrameCountedLarge = 6,
   CodedAdapted = 7,
   CodedAdaptedNarrow = 8,
+  Lzma2 = 9,
+};
+
+// What turns a chunk's payload back into its bytes.
+enum class ChunkCoder : std::uint8_t {
+  Stored,   // the payload is the bytes
+  Network,  // the range coder over the model's network (and the row's frame models)
+  Lzma2,    // a raw LZMA2 stream (coder/lzma2_coder.h); the model takes no part
 };
 
 // Which history the match model follows (docs/format.md "Match model").
@@ -43,7 +51,7 @@ enum class ContentTransform : std::uint8_t { None };
 struct ChunkRecipe {
   ChunkMode mode;
   std::string_view name;       // for messages and `lmzip -l -v`
-  bool network;                // coded with the model's network (false: stored bytes)
+  ChunkCoder coder;
   MatchScope matches;
   CountsKind counts;
   bool adapts_output;          // the frame's output adaptation (docs/format.md)
@@ -51,16 +59,17 @@ struct ChunkRecipe {
 };
 
 inline constexpr ChunkRecipe kChunkRecipes[] = {
-    // mode                              name                   network  matches             counts                  adapts  transform
-    {ChunkMode::Stored,                  "stored",              false,   MatchScope::None,   CountsKind::None,      false,  ContentTransform::None},
-    {ChunkMode::Coded,                   "network",             true,    MatchScope::None,   CountsKind::None,      false,  ContentTransform::None},
-    {ChunkMode::CodedMatched,            "chunk-matches",       true,    MatchScope::Chunk,  CountsKind::None,      false,  ContentTransform::None},
-    {ChunkMode::CodedFrameMatched,       "frame-matches",       true,    MatchScope::Frame,  CountsKind::None,      false,  ContentTransform::None},
-    {ChunkMode::CodedFrameCounted,       "counts-narrow",       true,    MatchScope::Frame,  CountsKind::Narrow,    false,  ContentTransform::None},
-    {ChunkMode::CodedFrameCountedWide,   "counts-wide",         true,    MatchScope::Frame,  CountsKind::Wide,      false,  ContentTransform::None},
-    {ChunkMode::CodedFrameCountedLarge,  "counts-large",        true,    MatchScope::Frame,  CountsKind::WideLarge, false,  ContentTransform::None},
-    {ChunkMode::CodedAdapted,            "adapted-large",       true,    MatchScope::Frame,  CountsKind::WideLarge, true,   ContentTransform::None},
-    {ChunkMode::CodedAdaptedNarrow,      "adapted-narrow",      true,    MatchScope::Frame,  CountsKind::Narrow,    true,   ContentTransform::None},
+    // mode                              name                   coder                matches             counts                 adapts  transform
+    {ChunkMode::Stored,                  "stored",              ChunkCoder::Stored,  MatchScope::None,   CountsKind::None,      false,  ContentTransform::None},
+    {ChunkMode::Coded,                   "network",             ChunkCoder::Network, MatchScope::None,   CountsKind::None,      false,  ContentTransform::None},
+    {ChunkMode::CodedMatched,            "chunk-matches",       ChunkCoder::Network, MatchScope::Chunk,  CountsKind::None,      false,  ContentTransform::None},
+    {ChunkMode::CodedFrameMatched,       "frame-matches",       ChunkCoder::Network, MatchScope::Frame,  CountsKind::None,      false,  ContentTransform::None},
+    {ChunkMode::CodedFrameCounted,       "counts-narrow",       ChunkCoder::Network, MatchScope::Frame,  CountsKind::Narrow,    false,  ContentTransform::None},
+    {ChunkMode::CodedFrameCountedWide,   "counts-wide",         ChunkCoder::Network, MatchScope::Frame,  CountsKind::Wide,      false,  ContentTransform::None},
+    {ChunkMode::CodedFrameCountedLarge,  "counts-large",        ChunkCoder::Network, MatchScope::Frame,  CountsKind::WideLarge, false,  ContentTransform::None},
+    {ChunkMode::CodedAdapted,            "adapted-large",       ChunkCoder::Network, MatchScope::Frame,  CountsKind::WideLarge, true,   ContentTransform::None},
+    {ChunkMode::CodedAdaptedNarrow,      "adapted-narrow",      ChunkCoder::Network, MatchScope::Frame,  CountsKind::Narrow,    true,   ContentTransform::None},
+    {ChunkMode::Lzma2,                   "lzma2",               ChunkCoder::Lzma2,   MatchScope::None,   CountsKind::None,      false,  ContentTransform::None},
 };
 
 constexpr bool rows_in_mode_order() {
@@ -77,8 +86,8 @@ constexpr const ChunkRecipe* find_recipe(std::uint8_t mode) {
 // The row of a known mode.
 constexpr const ChunkRecipe& recipe(ChunkMode mode) { return kChunkRecipes[static_cast<std::size_t>(mode)]; }
 
-// Coded with the network (every mode but stored).
-constexpr bool is_coded(ChunkMode mode) { return recipe(mode).network; }
+// Coded with the model's network (not stored, not LZMA2).
+constexpr bool is_network_coded(ChunkMode mode) { return recipe(mode).coder == ChunkCoder::Network; }
 // Keeps the frame's context counts, whose shape the mode sets; a frame's
 // counted chunks share one mode (the container checks it).
 constexpr bool is_counted(ChunkMode mode) { return recipe(mode).counts != CountsKind::None; }

@@ -55,27 +55,40 @@ const char* chunk_entry_problem(const ChunkEntry& entry) {
   if (recipe == nullptr) return "unknown chunk mode";
   if (entry.original_size == 0) return "empty chunk";
   if (entry.original_size > kMaxChunkBytes) return "chunk larger than the 16 MiB limit";
-  if (!recipe->network) {
-    if (entry.payload_size != entry.original_size) return "stored chunk whose payload size is not its original size";
-    if (entry.symbol_count != 0) return "stored chunk with a symbol count";
-  } else {
-    if (entry.payload_size > entry.original_size) return "coded chunk larger than its original (should be stored)";
-    if (entry.symbol_count == 0) return "coded chunk without symbols";
-    if (entry.symbol_count > entry.original_size) return "coded chunk with more symbols than original bytes";
+  switch (recipe->coder) {
+    case ChunkCoder::Stored:
+      if (entry.payload_size != entry.original_size) return "stored chunk whose payload size is not its original size";
+      if (entry.symbol_count != 0) return "stored chunk with a symbol count";
+      break;
+    case ChunkCoder::Network:
+      if (entry.payload_size > entry.original_size) return "coded chunk larger than its original (should be stored)";
+      if (entry.symbol_count == 0) return "coded chunk without symbols";
+      if (entry.symbol_count > entry.original_size) return "coded chunk with more symbols than original bytes";
+      break;
+    case ChunkCoder::Lzma2:
+      if (entry.symbol_count != 0) return "LZMA2 chunk with a symbol count";
+      if (entry.payload_size == 0) return "LZMA2 chunk without payload";
+      if (entry.payload_size >= entry.original_size) return "LZMA2 chunk not smaller than its original (should be stored)";
+      break;
   }
   return nullptr;
 }
 
-// Counted chunks of a frame share one table of counts, so one mode (the
-// chunks' entries are valid).
-bool mixes_count_modes(const std::vector<ChunkEntry>& chunks) {
+// Why a frame's chunks cannot go together, or nullptr (the chunks' entries
+// are valid): counted chunks share one table of counts, so one mode; a frame
+// is coded by the model or by LZMA2, never both (stored chunks go with either).
+const char* frame_modes_problem(const std::vector<ChunkEntry>& chunks) {
   const ChunkEntry* counted = nullptr;  // the frame's first counted chunk
+  bool network = false, lzma2 = false;
   for (const ChunkEntry& e : chunks) {
+    network = network || is_network_coded(e.mode);
+    lzma2 = lzma2 || recipe(e.mode).coder == ChunkCoder::Lzma2;
     if (!is_counted(e.mode)) continue;
-    if (counted != nullptr && counted->mode != e.mode) return true;
+    if (counted != nullptr && counted->mode != e.mode) return "mixes chunk modes that keep context counts";
     counted = &e;
   }
-  return false;
+  if (network && lzma2) return "mixes LZMA2 chunks with network-coded chunks";
+  return nullptr;
 }
 
 }  // namespace
@@ -121,8 +134,8 @@ void ContainerWriter::write_frame(const Frame& frame) {
   }
   if (frame.original_size() > kMaxFrameBytes)
     throw std::invalid_argument("lmzip container: frame larger than the 64 MiB limit");
-  if (mixes_count_modes(frame.chunks))
-    throw std::invalid_argument("lmzip container: frame mixes chunk modes that keep context counts");
+  if (const char* problem = frame_modes_problem(frame.chunks))
+    throw std::invalid_argument(std::string("lmzip container: frame ") + problem);
 
   // Frame table: type, count, entries, then the CRC of those bytes.
   std::vector<std::uint8_t> table(1 + 4 + kChunkEntryBytes * count + 4);
@@ -270,7 +283,7 @@ bool ContainerReader::next_frame(Frame& frame) {
   }
   if (frame_bytes > kMaxFrameBytes)
     fail("frame at byte offset ", start, " declares ", frame_bytes, " bytes (limit ", kMaxFrameBytes, ")");
-  if (mixes_count_modes(chunks)) fail("frame at byte offset ", start, " mixes chunk modes that keep context counts");
+  if (const char* problem = frame_modes_problem(chunks)) fail("frame at byte offset ", start, " ", problem);
 
   // Payloads: every size is now known to be within the limits; read in steps
   // so that memory follows the bytes actually present.

@@ -12,7 +12,7 @@ TEST(FrameModels, NeedsFollowTheRecipes) {
     EXPECT_EQ(needs.adapts_output, r.adapts_output) << r.name;
     const ContextCounts::Shape shape = counts_shape(r.counts);
     const std::size_t boosted =
-        r.network ? static_cast<std::size_t>(shape.orders * shape.entries) + (r.matches != MatchScope::None) : 0;
+        r.coder == ChunkCoder::Network ? static_cast<std::size_t>(shape.orders * shape.entries) + (r.matches != MatchScope::None) : 0;
     EXPECT_EQ(needs.ranges_per_row, std::max<std::size_t>(boosted, 1)) << r.name;
   }
   // A run of several modes needs what the most demanding asks.

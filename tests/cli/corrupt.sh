@@ -48,6 +48,20 @@ expect_rc 1 "damaged chunk" "$LMZIP" -t broken.lmz
 expect_stderr "^lmzip: broken\.lmz: corrupt input: (chunk 0 of the frame at byte offset 42 \(its data at byte offset 64\) does not decode: [a-z ]+|checksum mismatch in the frame at byte offset 42: the data is corrupt)$" "damaged chunk: offsets"
 grep -q "different model" "$WORK/stderr" && fail "damaged chunk: suggests a different model: $(cat "$WORK/stderr")"
 
+# --- a damaged LZMA2 chunk: a random block repeated is LZMA2's frame ----------------
+head -c 3000 /dev/urandom > block
+for i in $(seq 1 60); do cat block; done > bin
+expect_rc 0 "compress bin" "$LMZIP" bin || finish
+expect_rc 0 "-lv bin.lmz" "$LMZIP" -lv bin.lmz > listing
+grep -q "lzma2 x1 (written by levels 1-9)" listing || fail "bin.lmz is not one lzma2 chunk: $(cat listing)"
+# Its payload starts at byte 64 (header 42, frame type, count, one entry, table CRC); 0x03 is no LZMA2 control byte.
+printf '\003' | dd of=bin.lmz bs=1 seek=64 conv=notrunc 2>/dev/null
+rm bin
+expect_rc 1 "damaged lzma2 chunk" "$LMZIP" -d bin.lmz
+expect_stderr "chunk 0 of the frame at byte offset 42 \(its data at byte offset 64\) does not decode: its LZMA2 stream is corrupt" \
+  "damaged lzma2 chunk message"
+absent bin "damaged lzma2 chunk leaves no output"
+
 # --- suffixes -----------------------------------------------------------------------
 cp a.lmz plain
 expect_rc 1 "unknown suffix" "$LMZIP" -d plain

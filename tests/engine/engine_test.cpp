@@ -10,6 +10,7 @@
 #include "adapt/frame_models.h"
 #include "engine/chunk_coder.h"
 #include "engine/chunker.h"
+#include "engine/frame_choice.h"
 #include "engine/levels.h"
 #include "format/container.h"
 #include "hash/crc32.h"
@@ -133,7 +134,7 @@ TEST(ChunkCoder, RoundTripsCodedChunksOfDifferentLengths) {
   auto predictor = make_cpu_predictor(m, 4);  // fewer slots than chunks: slots are reused
   const auto tokenizer = Tokenizer::bytes();
   for (const ChunkRecipe& recipe : kChunkRecipes) {
-    if (!recipe.network) continue;
+    if (recipe.coder != ChunkCoder::Network) continue;
     const ChunkMode mode = recipe.mode;
     std::vector<CodedChunk> chunks(12);
     for (std::size_t i = 0; i < chunks.size(); ++i) {
@@ -265,11 +266,15 @@ TEST(Engine, RandomDataGrowsByLessThanHalfAPercent) {
 
 // A chunk the model cannot shrink is stored, and the decoder never sees its
 // symbols: the other chunks of its frame must not have used them. Bytes at
-// random from 240 values pass worth_modelling() but do not shrink.
+// random from 223 values pass worth_modelling() but do not shrink; without
+// control bytes the frame looks like text, which the model codes (not LZMA2).
 TEST(Engine, FrameMatchesSkipChunksThatEndUpStored) {
   std::mt19937 rng(4);
   std::string noise(16384, 'a');
-  for (auto& c : noise) c = static_cast<char>(rng() % 240);
+  for (auto& c : noise) {
+    c = static_cast<char>(0x20 + rng() % 223);
+    if (c == 0x7F) c = static_cast<char>(0xFF);
+  }
   const std::string in = text(16384) + noise + text(16384) + noise.substr(100) + noise.substr(0, 100);
   Stats s;
   const std::string z = compress_with(random_model_path(), in, 2, &s);
@@ -403,7 +408,7 @@ TEST(Engine, LevelsPickTheirChunkModes) {
   };
   for (const LevelSettings& level : kLevels) {
     EXPECT_EQ(modes_at(random_model_path(), level.level), level.mode) << level.level;
-    EXPECT_TRUE(recipe(level.mode_without_adaptation).network && !recipe(level.mode_without_adaptation).adapts_output);
+    EXPECT_TRUE(is_network_coded(level.mode_without_adaptation) && !recipe(level.mode_without_adaptation).adapts_output);
   }
   EXPECT_EQ(modes_at(wide_path, 2), level_settings(2).mode_without_adaptation);
   EXPECT_EQ(modes_at(wide_path, 5), level_settings(5).mode_without_adaptation);
@@ -520,6 +525,7 @@ TEST(Engine, LevelsWritingAModeComeFromTheLevelTable) {
     }
   }
   EXPECT_TRUE(levels_writing(ChunkMode::Stored).empty());
+  EXPECT_EQ(levels_writing(ChunkMode::Lzma2).size(), std::size(kLevels));  // chosen per frame at every level
 }
 
 TEST(Engine, ConcatenatedStreamsDecodeToConcatenatedInputs) {
@@ -547,6 +553,101 @@ TEST(Engine, MissingModelIsAClearError) {
     EXPECT_EQ(e.kind(), Error::Kind::ModelMissing);
     EXPECT_NE(std::string(e.what()).find("not found"), std::string::npos);
   }
+}
+
+// A 3 KB random block repeated: LZMA2 finds the repeats, the tiny test
+// model cannot, so the frame is LZMA2's and the model never runs.
+std::string repeated_random_block() {
+  const std::string block = random_bytes(3000, 11);
+  std::string s;
+  while (s.size() < 200000) s += block;
+  return s;
+}
+
+TEST(Engine, FramesLzma2CodesBetterAreLzma2Chunks) {
+  const std::string in = repeated_random_block();
+  Stats s;
+  const std::string z = compress_with(random_model_path(), in, 2, &s);
+  EXPECT_LT(z.size(), 5000u);
+  EXPECT_EQ(s.frames, 1u);
+  EXPECT_EQ(s.lzma2_frames, 1u);
+  EXPECT_EQ(s.symbols, 0u);
+  EXPECT_TRUE(s.devices.empty()) << "the model ran a frame LZMA2 codes in far under a bit a byte";
+  std::istringstream listed(z);
+  const std::vector<StreamInfo> streams = list(listed);
+  ASSERT_EQ(streams.size(), 1u);
+  const FrameInfo& frame = streams[0].frame_details.at(0);
+  ASSERT_EQ(frame.modes.size(), 1u);
+  EXPECT_EQ(frame.modes[0].mode, "lzma2");
+  EXPECT_EQ(frame.stored_chunks, 0u);
+  // A stream of LZMA2 and stored chunks decodes without its model.
+  DecompressOptions o;
+  o.models.explicit_path = "/nonexistent/model.lmzm";
+  std::istringstream zin(z);
+  std::ostringstream out;
+  const Stats d = decompress(zin, out, o);
+  EXPECT_EQ(out.str(), in);
+  EXPECT_EQ(d.lzma2_frames, 1u);
+}
+
+// Frames of more than 16 MiB are cut into LZMA2 chunks of at most 16 MiB.
+TEST(Engine, Lzma2CutsLargeFramesIntoChunksOfAtMost16MiB) {
+  std::string in;
+  const std::string block = repeated_random_block();
+  while (in.size() < (17u << 20)) in += block;
+  CompressOptions o;
+  o.models.explicit_path = random_model_path();
+  o.chunk_bytes = 1u << 20;  // frames of 64 MiB
+  std::istringstream is(in);
+  std::ostringstream os;
+  const Stats s = compress(is, os, o);
+  EXPECT_EQ(s.lzma2_frames, 1u);
+  EXPECT_EQ(s.chunks, 2u);
+  EXPECT_EQ(decompress_with(random_model_path(), os.str()), in);
+}
+
+// Frames that look like text go to the model without trying LZMA2; frames
+// that do not are coded both ways, and the model keeps those it codes smaller.
+TEST(Engine, TextTheModelCodesBetterGetsNetworkChunks) {
+  Stats s;
+  const std::string repeated_text = text(200000);  // LZMA2 would win: text is not offered to it
+  EXPECT_EQ(decompress_with(random_model_path(), compress_with(random_model_path(), repeated_text, 2, &s)),
+            repeated_text);
+  EXPECT_EQ(s.lzma2_frames, 0u);
+  if (!fs::exists(default_model_path())) GTEST_SKIP() << "no shipped default model";
+  // English prose with a control byte a line: both coders run, the model wins.
+  std::ifstream doc(std::string(LMZIP_SOURCE_DIR) + "/docs/format.md");
+  std::string prose((std::istreambuf_iterator<char>(doc)), std::istreambuf_iterator<char>());
+  prose.resize(12000);
+  for (std::size_t i = 0; i < prose.size(); ++i)
+    if (prose[i] == '\n') prose[i] = '\x01';
+  ASSERT_FALSE(looks_like_text(reinterpret_cast<const std::uint8_t*>(prose.data()), prose.size()));
+  const Frame lzma2 = lzma2_frame(reinterpret_cast<const std::uint8_t*>(prose.data()), prose.size(), 1);
+  const std::string z = compress_with(default_model_path(), prose, 2, &s);
+  EXPECT_EQ(s.lzma2_frames, 0u);
+  EXPECT_LT(s.stored_chunks, s.chunks);
+  EXPECT_LT(z.size(), frame_cost(lzma2));
+  EXPECT_EQ(decompress_with(default_model_path(), z), prose);
+}
+
+// An LZMA2 chunk that does not decode names itself and its frame.
+TEST(Engine, CorruptLzma2ChunkIsCorrupt) {
+  const std::string z = compress_with(random_model_path(), repeated_random_block());
+  const std::size_t payload = 42 + 1 + 4 + 13 + 4;  // header, frame type, count, one entry, table CRC
+  std::string bad = z;
+  bad[payload] = 0x03;  // no LZMA2 control byte
+  try {
+    decompress_with(random_model_path(), bad);
+    ADD_FAILURE() << "a corrupt LZMA2 chunk decoded";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), Error::Kind::Corrupt);
+    EXPECT_NE(std::string(e.what()).find("chunk 0 of the frame at byte offset 42 (its data at byte offset 64) does "
+                                         "not decode: its LZMA2 stream is corrupt"),
+              std::string::npos)
+        << e.what();
+  }
+  // Cut short inside the payload: the container reports the truncation first.
+  EXPECT_THROW(decompress_with(random_model_path(), z.substr(0, payload + 10)), Error);
 }
 
 // Every single-byte corruption and every truncation of a stream with coded

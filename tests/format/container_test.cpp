@@ -379,6 +379,11 @@ TEST(Container, RejectsInvalidChunkEntries) {
       {ChunkMode::Coded, 5, 3, 6},           // coded larger than the original
       {ChunkMode::Coded, 5, 0, 2},           // coded without symbols
       {ChunkMode::Coded, 5, 6, 2},           // more symbols than bytes
+      {ChunkMode::Lzma2, 5, 1, 2},           // LZMA2 with symbols
+      {ChunkMode::Lzma2, 5, 0, 5},           // LZMA2 not smaller than the original
+      {ChunkMode::Lzma2, 5, 0, 6},           // LZMA2 larger than the original
+      {ChunkMode::Lzma2, 5, 0, 0},           // LZMA2 without payload
+      {ChunkMode::Lzma2, kMaxChunkBytes + 1, 0, 2},  // LZMA2 over the chunk limit
   };
   for (const ChunkEntry& entry : invalid) {
     RawStream raw;
@@ -415,6 +420,34 @@ TEST(Container, RejectsAFrameMixingCountModes) {
             << error;
       }
     }
+}
+
+// A frame is coded by the model or by LZMA2; stored chunks go with either.
+TEST(Container, Lzma2ChunksGoWithStoredChunksOnly) {
+  auto error_of = [](const std::vector<ChunkEntry>& entries) {
+    RawStream raw;
+    raw.header();
+    raw.frame_table(entries, static_cast<std::uint32_t>(entries.size()));
+    std::uint64_t original = 0;
+    for (const ChunkEntry& e : entries) {
+      raw.bytes.resize(raw.bytes.size() + e.payload_size);
+      original += e.original_size;
+    }
+    raw.bytes.resize(raw.bytes.size() + 4);
+    raw.end(original, 1);
+    return read_error(raw.bytes);
+  };
+  EXPECT_EQ(error_of({{ChunkMode::Lzma2, 5, 0, 4}, {ChunkMode::Stored, 3, 0, 3}, {ChunkMode::Lzma2, 9, 0, 1}}),
+            "(no error)");
+  for (const ChunkRecipe& r : kChunkRecipes) {
+    if (r.coder != ChunkCoder::Network) continue;
+    EXPECT_EQ(error_of({{ChunkMode::Lzma2, 5, 0, 4}, {r.mode, 4, 2, 2}}),
+              "frame at byte offset 42 mixes LZMA2 chunks with network-coded chunks")
+        << r.name;
+    EXPECT_NE(error_of({{r.mode, 4, 2, 2}, {ChunkMode::Stored, 1, 0, 1}, {ChunkMode::Lzma2, 5, 0, 4}}).find("mixes LZMA2"),
+              std::string::npos)
+        << r.name;
+  }
 }
 
 // ------------------------------------------ limits, checked before allocating
@@ -513,6 +546,16 @@ TEST(ContainerWriter, RefusesFramesAReaderWouldReject) {
   rejects(mixed_counts);
   mixed_counts.chunks[0].mode = ChunkMode::CodedFrameCountedLarge;
   rejects(mixed_counts);
+  // A frame of these entries, each with a payload of its declared size.
+  auto rejects_entries = [&](const std::vector<ChunkEntry>& entries) {
+    Frame frame;
+    frame.chunks = entries;
+    for (const ChunkEntry& e : entries) frame.payloads.emplace_back(e.payload_size, std::uint8_t{1});
+    rejects(frame);
+  };
+  rejects_entries({{ChunkMode::Lzma2, 2, 0, 2}});                               // LZMA2 not smaller
+  rejects_entries({{ChunkMode::Lzma2, 2, 1, 1}});                               // LZMA2 with symbols
+  rejects_entries({{ChunkMode::Lzma2, 2, 0, 1}, {ChunkMode::Coded, 2, 1, 1}});  // LZMA2 beside the model
 }
 
 TEST(ContainerWriter, ReportsFailedWrites) {

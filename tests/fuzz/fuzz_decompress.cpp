@@ -42,7 +42,7 @@ std::uint64_t declared_coded_symbols(const std::string& input) {
     while (reader.next_stream(header))
       while (reader.next_frame(frame))
         for (const auto& chunk : frame.chunks)
-          if (lmzip::is_coded(chunk.mode)) total += chunk.symbol_count;
+          if (lmzip::is_network_coded(chunk.mode)) total += chunk.symbol_count;
   } catch (const lmzip::FormatError&) {
   }
   return total;

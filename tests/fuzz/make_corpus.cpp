@@ -90,11 +90,13 @@ int main(int argc, char** argv) {
   }
 
   // Coded chunks need input the untrained models predict better than 8 bits
-  // a byte: runs of the byte each model favours most.
+  // a byte: runs of the byte each model favours most. Not a control byte:
+  // the frame then looks like text, which goes to the model, not LZMA2.
   auto best_run_byte = [&](const std::string& model) {
     std::size_t best_size = SIZE_MAX;
     char best = 0;
     for (int b = 0; b < 256; ++b) {
+      if (b < 0x20 || b == 0x7F) continue;
       const std::size_t size = compress(model, std::string(512, static_cast<char>(b)), 1024).size();
       if (size < best_size) best_size = size, best = static_cast<char>(b);
     }
@@ -121,12 +123,14 @@ int main(int argc, char** argv) {
   seeds.push_back({"coded_run.lmz", byte_model, std::string(300, favoured), 150});
   seeds.push_back({"coded_mixed.lmz", byte_model, std::string(150, favoured) + text + std::string(150, favoured), 200});
   seeds.push_back({"token_coded.lmz", token_model, std::string(240, token_favoured), 120});
+  // LZMA2 finds the repeats of a random block, the model cannot: lzma2 chunks.
+  seeds.push_back({"lzma2.lmz", byte_model, repeat(pseudo_random(200, 3), 3000), 1000});
   std::string concatenated;
   for (const Seed& seed : seeds) {
     lmzip::Stats s;
     const std::string lmz = compress(seed.model, seed.data, seed.chunk_bytes, &s);
     std::cerr << seed.name << ": " << seed.data.size() << " -> " << lmz.size() << " bytes, " << s.chunks
-              << " chunks, " << s.stored_chunks << " stored\n";
+              << " chunks, " << s.stored_chunks << " stored, " << s.lzma2_frames << " LZMA2 frames\n";
     write_file(root + "/decompress/" + seed.name, lmz);
     if (concatenated.size() < 2000) concatenated += lmz;
   }
