@@ -119,11 +119,13 @@ struct FrameInfo {
   std::uint64_t chunks = 0;
   std::uint64_t stored_chunks = 0;
   std::vector<ChunkModeCount> modes;   // those used, in the order of docs/format.md's mode table
+  std::string model_id;                // hex SHA-256 of the model in force for the frame (its stream's
+                                       // header's, or its last model block's)
 };
 
 // One entry per stream, from headers and chunk tables only (no decoding).
 struct StreamInfo {
-  std::string model_id;
+  std::string model_id;  // the header's: the model of the frames before any model block
   std::uint64_t offset = 0;  // of the stream's first byte, from the start of the input
   std::uint64_t original_bytes = 0;
   std::uint64_t compressed_bytes = 0;
@@ -151,6 +153,8 @@ ModelInfo find_model(const ModelSearch& models, const std::string& model_id);
 struct LevelInfo {
   int level = 0;
   std::string model_file;                // the model it compresses with (by file name)
+  std::string binary_model_file;         // the model of frames that do not look like text, where
+                                         // installed; empty: none (model_file codes them)
   std::uint64_t largest_chunk_bytes = 0;   // 0: the model's own chunk size
   std::uint64_t smallest_chunk_bytes = 0;  // short frames are cut into chunks no smaller
   std::string summary;

@@ -490,16 +490,16 @@ void FileProcessor::print_list_details(const std::string& file, const std::vecto
                 s.compressed_bytes, s.original_bytes, Percent(s.compressed_bytes, s.original_bytes).c_str(), s.frames,
                 model.c_str());
   }
-  std::printf("  Frames:\n    %6s %6s %14s %14s %14s %7s %7s %7s  %s\n", "Stream", "Frame", "Offset", "Compressed",
-              "Uncompressed", "Ratio", "Chunks", "Stored", "Chunk modes");
+  std::printf("  Frames:\n    %6s %6s %14s %14s %14s %7s %7s %7s  %-8s  %s\n", "Stream", "Frame", "Offset",
+              "Compressed", "Uncompressed", "Ratio", "Chunks", "Stored", "Model", "Chunk modes");
   for (std::size_t i = 0; i < streams.size(); ++i) {
     const auto& frames = streams[i].frame_details;
     for (std::size_t k = 0; k < frames.size(); ++k) {
       const lmzip::FrameInfo& f = frames[k];
-      std::printf("    %6zu %6zu %14" PRIu64 " %14" PRIu64 " %14" PRIu64 " %7s %7" PRIu64 " %7" PRIu64 "  %s\n", i + 1,
-                  k + 1, f.offset, f.compressed_bytes, f.original_bytes,
+      std::printf("    %6zu %6zu %14" PRIu64 " %14" PRIu64 " %14" PRIu64 " %7s %7" PRIu64 " %7" PRIu64 "  %-8s  %s\n",
+                  i + 1, k + 1, f.offset, f.compressed_bytes, f.original_bytes,
                   Percent(f.compressed_bytes, f.original_bytes).c_str(), f.chunks, f.stored_chunks,
-                  DescribeModes(f.modes).c_str());
+                  f.model_id.substr(0, 8).c_str(), DescribeModes(f.modes).c_str());
     }
   }
 }

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 
 #include "adapt/context_counts.h"
 #include "adapt/frame_models.h"
@@ -143,6 +144,11 @@ bool holds_lzma2(const Frame& frame) {
                      [](const ChunkEntry& e) { return recipe(e.mode).coder == ChunkCoder::Lzma2; });
 }
 
+bool holds_network_coded(const Frame& frame) {
+  return std::any_of(frame.chunks.begin(), frame.chunks.end(),
+                     [](const ChunkEntry& e) { return is_network_coded(e.mode); });
+}
+
 // Chunk `chunk` of `frame` is not what its entry declares, for the reason `why`.
 Error chunk_corrupt(const Frame& frame, std::size_t chunk, const std::string& why) {
   return corrupt("chunk " + std::to_string(chunk) + " of the frame at byte offset " + std::to_string(frame.offset) +
@@ -164,6 +170,13 @@ void write_out(std::ostream& out, const char* data, std::size_t size) {
   out.write(data, static_cast<std::streamsize>(size));
   if (!out) throw Error(Error::Kind::Io, "write error");
 }
+
+// A model compress() codes frames with, and how its chunks are coded.
+struct FrameCoder {
+  std::unique_ptr<ModelSession> session;
+  ChunkMode mode;
+  PredictorNeeds needs;
+};
 
 // Encodes the chunks, each of sizes[i] bytes. The decoder sees a chunk's
 // history only if the chunk is coded; one that does not shrink is stored, so
@@ -206,23 +219,33 @@ Stats compress(std::istream& in, std::ostream& out, const CompressOptions& optio
   const LevelSettings& level = level_settings(options.level);
   PredictorFactory backends(options.device);
   const ModelInfo info = resolve_model(options);
-  auto session = ModelSession::open(info.path);
-  const ModelFile& model = session->model;
+  // coders[0] codes the frames that look like text, and the others where
+  // the level's binary model is not installed; coders[1], where it is, those.
+  std::vector<FrameCoder> coders;
+  coders.push_back({ModelSession::open(info.path), {}, {}});
+  if (const std::string binary = binary_model_path(options); !binary.empty()) {
+    auto session = ModelSession::open(binary);
+    if (session->id != coders[0].session->id) coders.push_back({std::move(session), {}, {}});
+  }
+  for (FrameCoder& c : coders) {
+    c.mode = level_mode(level, c.session->model.config.width);
+    c.needs = needs_of({c.mode});
+  }
+  // The text model sets the chunks, whichever model codes them.
+  const ModelFile& model = coders[0].session->model;
   const std::size_t chunk_bytes = std::min<std::size_t>(
       options.chunk_bytes ? options.chunk_bytes : largest_chunk_bytes(level, model.config.chunk_bytes),
       kMaxChunkBytes);
   const std::size_t frame_bytes = std::min<std::size_t>(chunk_bytes * kFrameStreams, kMaxFrameBytes);
-  const ChunkMode mode = level_mode(level, model.config.width);
-  const PredictorNeeds needs = needs_of({mode});
   const std::uint64_t limit = options.memory_limit ? options.memory_limit : default_memory_limit();
-  Device device = backends.device_for(needs);
+  Device device = backends.device_for(coders[0].needs);
   const Batching batching = plan_batching(device, options.threads);
 
   Stats stats;
-  stats.model_id = to_hex(session->id);
+  stats.model_id = to_hex(coders[0].session->id);
   stats.model_name = model.name;
   StreamHeader header;
-  header.model_id = session->id;
+  header.model_id = coders[0].session->id;
   ContainerWriter writer(out, header);
   struct PendingFrame {
     std::vector<char> data;
@@ -230,11 +253,15 @@ Stats compress(std::istream& in, std::ostream& out, const CompressOptions& optio
     std::vector<ChunkSpan> spans;
     std::vector<std::size_t> coded_index;  // per span: its index in `chunks`, or SIZE_MAX (stored)
     Frame lzma2;                           // the frame coded by LZMA2; no chunks where it was not tried
+    bool text = false;                     // looks_like_text()
+    std::size_t coder = 0;                 // its index in `coders`
   };
   // Full frames' counts and data bound the batch (symbols <= bytes; the
   // frame, its symbols and payloads, and its LZMA2 coding).
-  const std::size_t frame_batch_bytes =
-      ContextCounts::table_bytes(counts_shape(recipe(mode).counts), frame_bytes) + 3 * frame_bytes;
+  std::size_t frame_batch_bytes = 0;
+  for (const FrameCoder& c : coders)
+    frame_batch_bytes = std::max(frame_batch_bytes, ContextCounts::table_bytes(counts_shape(recipe(c.mode).counts),
+                                                                               frame_bytes) + 3 * frame_bytes);
   std::vector<PendingFrame> pending(
       std::clamp<std::size_t>(std::min<std::uint64_t>(kBatchCountsBytes, limit / 2) / frame_batch_bytes, 1,
                               batching.frames));
@@ -244,16 +271,27 @@ Stats compress(std::istream& in, std::ostream& out, const CompressOptions& optio
   const std::uint64_t lzma2_encoder = lzma2_encoder_bytes(std::min<std::size_t>(frame_bytes, kMaxChunkBytes));
   const auto lzma2_threads = static_cast<std::size_t>(std::min<std::uint64_t>(batching.workers, limit / 4 / lzma2_encoder));
   bool at_end = false;
-  while (!at_end) {
-    std::size_t frames = 0;
-    while (frames < pending.size() && !at_end) {
-      PendingFrame& f = pending[frames];
+  std::size_t carried = 0;  // frames read for the batch before, of another model: the first of this batch
+  while (!at_end || carried > 0) {
+    std::size_t read = carried;
+    while (read < pending.size() && !at_end) {
+      PendingFrame& f = pending[read];
       f.size = read_fully(in, f.data.data(), frame_bytes);
       at_end = f.size < frame_bytes;
       if (f.size == 0) break;
-      ++frames;
+      f.text = looks_like_text(reinterpret_cast<const std::uint8_t*>(f.data.data()), f.size);
+      f.coder = f.text ? 0 : coders.size() - 1;
+      ++read;
     }
-    if (frames == 0) break;
+    if (read == 0) break;
+    // A batch's frames share one model: it ends where the model changes, and
+    // the frames after it open the next batch.
+    std::size_t frames = 1;
+    while (frames < read && pending[frames].coder == pending[0].coder) ++frames;
+    carried = read - frames;
+    FrameCoder& coder = coders[pending[0].coder];
+    ModelSession* session = coder.session.get();
+    const ChunkMode mode = coder.mode;
 
     // LZMA2 first, on frames that do not look like text; a frame it codes in
     // few enough bits is not given to the model. The chunks of the other
@@ -265,7 +303,7 @@ Stats compress(std::istream& in, std::ostream& out, const CompressOptions& optio
       PendingFrame& f = pending[fi];
       const auto* bytes = reinterpret_cast<const std::uint8_t*>(f.data.data());
       f.lzma2 = Frame{};
-      if (lzma2_threads > 0 && !looks_like_text(bytes, f.size)) f.lzma2 = lzma2_frame(bytes, f.size, lzma2_threads);
+      if (lzma2_threads > 0 && !f.text) f.lzma2 = lzma2_frame(bytes, f.size, lzma2_threads);
       const bool lzma2_wins_clearly =
           !f.lzma2.chunks.empty() &&
           8.0 * static_cast<double>(frame_cost(f.lzma2)) < kLzma2SkipsModelBelowBitsPerByte * static_cast<double>(f.size);
@@ -298,8 +336,9 @@ Stats compress(std::istream& in, std::ostream& out, const CompressOptions& optio
         setup.push_back({chunks[c].frame, static_cast<std::uint32_t>(chunks[c].symbols.size()), chunks[c].mode});
         run_bytes += chunks[c].symbols.size() * sizeof(std::uint32_t) + chunk_size[c];
       }
-      run_bytes += FrameModels::memory_bytes(setup, model.config.vocab_size, model.config.width);
-      encode_frames(session->predictor(backends, needs, batching.groups, chunks.size(), batching.streams(), run_bytes,
+      const ModelConfig& config = session->model.config;
+      run_bytes += FrameModels::memory_bytes(setup, config.vocab_size, config.width);
+      encode_frames(session->predictor(backends, coder.needs, batching.groups, chunks.size(), batching.streams(), run_bytes,
                                        limit, "compressing", &device),
                     chunks, chunk_size);
     }
@@ -334,6 +373,8 @@ Stats compress(std::istream& in, std::ostream& out, const CompressOptions& optio
         network_bits = 0;
       }
       frame.original_crc = crc32(f.data.data(), f.size);
+      // A frame the model took no part in keeps the model in force: no model block.
+      if (holds_network_coded(frame)) frame.model_id = session->id;
       stats.lzma2_frames += holds_lzma2(frame);
       stats.ideal_bits += network_bits;
       for (const ChunkEntry& e : frame.chunks) {
@@ -349,6 +390,8 @@ Stats compress(std::istream& in, std::ostream& out, const CompressOptions& optio
       ++stats.frames;
       if (options.progress) options.progress(stats.original_bytes, writer.bytes_written());
     }
+    std::rotate(pending.begin(), pending.begin() + static_cast<std::ptrdiff_t>(frames),
+                pending.begin() + static_cast<std::ptrdiff_t>(read));
   }
   writer.finish();
   stats.notices = backends.take_notices();
@@ -375,7 +418,6 @@ Stats decompress(std::istream& in, std::ostream& out, const DecompressOptions& o
     bool any_stream = false;
     while (reader.next_stream(header)) {
       any_stream = true;
-      ModelSession* session = nullptr;  // loaded at the first coded chunk
       stats.model_id = to_hex(header.model_id);
       std::vector<Frame> frames(batching.frames);
       // A stream's frames are all written at one level: the device for its
@@ -384,6 +426,9 @@ Stats decompress(std::istream& in, std::ostream& out, const DecompressOptions& o
       std::vector<ChunkMode> modes;  // of the batch's coded chunks
       bool first_frame = true;
       bool stream_end = false;
+      // frames[held] was read for the batch before but names another model:
+      // it opens the next batch.
+      std::optional<std::size_t> held;
       while (!stream_end) {
         // Read the batch's frames; their coded chunks are decoded together.
         std::size_t count = 0;
@@ -391,14 +436,26 @@ Stats decompress(std::istream& in, std::ostream& out, const DecompressOptions& o
         std::vector<DecodeTask> tasks;
         std::vector<std::pair<std::size_t, std::size_t>> task_chunk;  // per task: frame of the batch, chunk
         modes.clear();
+        // The model of the batch's coded chunks: a batch's frames share one.
+        std::optional<Sha256Digest> batch_model;
         // A frame's sharing chunks must all start together: a frame of more
         // coded chunks than the batch's streams ends the batch, whose
         // predictor then gets a stream for each of them.
         while (count < stream_batching.frames && batch_bytes < std::min<std::uint64_t>(kBatchCountsBytes, limit / 2) &&
                tasks.size() < stream_batching.streams()) {
-          if (!reader.next_frame(frames[count])) {
+          if (held) {
+            std::swap(frames[count], frames[*held]);
+            held.reset();
+          } else if (!reader.next_frame(frames[count])) {
             stream_end = true;
             break;
+          }
+          if (holds_network_coded(frames[count])) {
+            if (batch_model && *batch_model != frames[count].model_id) {
+              held = count;
+              break;
+            }
+            batch_model = frames[count].model_id;
           }
           const Frame& frame = frames[count++];
           ContextCounts::Shape counted;  // the container allows one counted mode a frame
@@ -421,13 +478,12 @@ Stats decompress(std::istream& in, std::ostream& out, const DecompressOptions& o
           if (counted.orders > 0) batch_bytes += ContextCounts::table_bytes(counted, counted_symbols);
           batch_bytes += 2 * frame.original_size();
         }
-        if (!tasks.empty() && session == nullptr) {
-          auto& slot = sessions[header.model_id];
-          if (!slot) slot = ModelSession::open(find_model_by_id(options.models, header.model_id));
-          session = slot.get();
-          stats.model_name = session->model.name;
-        }
         if (!tasks.empty()) {
+          auto& slot = sessions[*batch_model];
+          if (!slot) slot = ModelSession::open(find_model_by_id(options.models, *batch_model));
+          ModelSession* session = slot.get();
+          // The stream's first model names it in the stats.
+          if (*batch_model == header.model_id || stats.model_name.empty()) stats.model_name = session->model.name;
           // Checked against the limit before anything is allocated: what
           // the frames' entries declare.
           std::vector<FrameModels::Chunk> setup;
@@ -443,7 +499,7 @@ Stats decompress(std::istream& in, std::ostream& out, const DecompressOptions& o
           try {
             decode_chunks(predictor, *session->tokenizer, tasks, 0, tasks.size());
           } catch (const ChunkDecodeFailure& failure) {
-            // The model is the one the stream names (found by its SHA-256), so
+            // The model is the one the frame names (found by its SHA-256), so
             // the data is what is wrong.
             const auto [fi, ci] = task_chunk[failure.task];
             throw chunk_corrupt(frames[fi], ci, failure.what());
@@ -528,6 +584,7 @@ std::vector<StreamInfo> list(std::istream& in) {
         f.original_bytes = frame.original_size();
         f.compressed_bytes = reader.offset() - frame.offset;
         f.chunks = frame.chunks.size();
+        f.model_id = to_hex(frame.model_id);
         std::uint64_t mode_chunks[std::size(kChunkRecipes)] = {};
         for (const ChunkEntry& e : frame.chunks) {
           ++mode_chunks[static_cast<std::size_t>(e.mode)];  // the reader accepts only the table's modes

@@ -37,8 +37,8 @@ std::vector<int> levels_writing(ChunkMode mode) {
 std::vector<LevelInfo> levels() {
   std::vector<LevelInfo> out;
   for (const LevelSettings& l : kLevels)
-    out.push_back({l.level, std::string(l.model_file), l.largest_chunk_bytes, l.smallest_chunk_bytes,
-                   std::string(l.summary)});
+    out.push_back({l.level, std::string(l.model_file), std::string(l.binary_model_file), l.largest_chunk_bytes,
+                   l.smallest_chunk_bytes, std::string(l.summary)});
   return out;
 }
 
@@ -48,6 +48,18 @@ ModelInfo resolve_model(const CompressOptions& options) {
   const LevelSettings& level = level_settings(options.level);
   return model_info(find_model_file(options.models, std::string(level.model_file),
                                     std::string(kFallbackModelFile), "level " + std::to_string(level.level)));
+}
+
+std::string binary_model_path(const CompressOptions& options) {
+  const LevelSettings& level = level_settings(options.level);
+  if (!options.models.explicit_path.empty() || level.binary_model_file.empty()) return {};
+  try {
+    return find_model_file(options.models, std::string(level.binary_model_file), "",
+                           "level " + std::to_string(level.level) + "'s binary frames");
+  } catch (const Error& e) {
+    if (e.kind() != Error::Kind::ModelMissing) throw;
+    return {};  // optional: the level's model codes those frames
+  }
 }
 
 }  // namespace lmzip

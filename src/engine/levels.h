@@ -3,16 +3,21 @@
 // what it says.
 #pragma once
 #include <cstddef>
+#include <string>
 #include <string_view>
 #include <vector>
 
 #include "format/chunk_recipe.h"
+#include "lmzip/lmzip.h"
 
 namespace lmzip {
 
 struct LevelSettings {
   int level;
   std::string_view model_file;     // in the model search path (lmzip.h ModelSearch)
+  // The model of frames that do not look like text (frame_choice.h); empty,
+  // or not in the search path: model_file codes those too.
+  std::string_view binary_model_file;
   std::size_t largest_chunk_bytes;  // chunks of at most this (0: the model's own chunk size; the larger wins)
   std::size_t smallest_chunk_bytes;  // a short frame is cut into more chunks while they keep this size
   ChunkMode mode;                  // what codes the chunks (format/chunk_recipe.h)
@@ -29,16 +34,16 @@ struct LevelSettings {
 // 175,320), affordable at the slowest level. Smaller chunks at lower levels
 // fill more of a batch; larger ones restart the context less often.
 inline constexpr LevelSettings kLevels[] = {
-    // level model            largest     smallest    mode                                 without adaptation                   summary
-    {1, "fast.lmzm",          0,          8u << 10,   ChunkMode::CodedFrameCounted,        ChunkMode::CodedFrameCounted,        "fastest: the fast model with narrow context counts"},
-    {2, "fast.lmzm",          0,          16u << 10,  ChunkMode::CodedAdaptedNarrow,       ChunkMode::CodedFrameCounted,        "the fast model, output adaptation over narrow counts"},
-    {3, "fast.lmzm",          0,          32u << 10,  ChunkMode::CodedAdapted,             ChunkMode::CodedFrameCounted,        "the fast model, output adaptation over large counts"},
-    {4, "default.lmzm",       0,          8u << 10,   ChunkMode::CodedAdaptedNarrow,       ChunkMode::CodedFrameCountedLarge,   "the default model, output adaptation over narrow counts"},
-    {5, "default.lmzm",       0,          16u << 10,  ChunkMode::CodedAdapted,             ChunkMode::CodedFrameCountedLarge,   "the default model, output adaptation over large counts"},
-    {6, "default.lmzm",       0,          32u << 10,  ChunkMode::CodedAdapted,             ChunkMode::CodedFrameCountedLarge,   "as 5, longer chunks for short inputs"},
-    {7, "max.lmzm",           0,          8u << 10,   ChunkMode::CodedAdapted,             ChunkMode::CodedFrameCountedLarge,   "the max model, output adaptation over large counts"},
-    {8, "max.lmzm",           0,          16u << 10,  ChunkMode::CodedAdapted,             ChunkMode::CodedFrameCountedLarge,   "as 7, longer chunks for short inputs"},
-    {9, "max.lmzm",           1u << 20,   512u << 10, ChunkMode::CodedAdapted,             ChunkMode::CodedFrameCountedLarge,   "best: the max model in few long chunks"},
+    // level model         binary model     largest     smallest    mode                                 without adaptation                   summary
+    {1, "fast.lmzm",       "binary.lmzm",   0,          8u << 10,   ChunkMode::CodedFrameCounted,        ChunkMode::CodedFrameCounted,        "fastest: the fast model with narrow context counts"},
+    {2, "fast.lmzm",       "binary.lmzm",   0,          16u << 10,  ChunkMode::CodedAdaptedNarrow,       ChunkMode::CodedFrameCounted,        "the fast model, output adaptation over narrow counts"},
+    {3, "fast.lmzm",       "binary.lmzm",   0,          32u << 10,  ChunkMode::CodedAdapted,             ChunkMode::CodedFrameCounted,        "the fast model, output adaptation over large counts"},
+    {4, "default.lmzm",    "binary.lmzm",   0,          8u << 10,   ChunkMode::CodedAdaptedNarrow,       ChunkMode::CodedFrameCountedLarge,   "the default model, output adaptation over narrow counts"},
+    {5, "default.lmzm",    "binary.lmzm",   0,          16u << 10,  ChunkMode::CodedAdapted,             ChunkMode::CodedFrameCountedLarge,   "the default model, output adaptation over large counts"},
+    {6, "default.lmzm",    "binary.lmzm",   0,          32u << 10,  ChunkMode::CodedAdapted,             ChunkMode::CodedFrameCountedLarge,   "as 5, longer chunks for short inputs"},
+    {7, "max.lmzm",        "binary.lmzm",   0,          8u << 10,   ChunkMode::CodedAdapted,             ChunkMode::CodedFrameCountedLarge,   "the max model, output adaptation over large counts"},
+    {8, "max.lmzm",        "binary.lmzm",   0,          16u << 10,  ChunkMode::CodedAdapted,             ChunkMode::CodedFrameCountedLarge,   "as 7, longer chunks for short inputs"},
+    {9, "max.lmzm",        "binary.lmzm",   1u << 20,   512u << 10, ChunkMode::CodedAdapted,             ChunkMode::CodedFrameCountedLarge,   "best: the max model in few long chunks"},
 };
 inline constexpr int kMinLevel = 1;
 inline constexpr int kMaxLevel = 9;
@@ -62,6 +67,12 @@ std::size_t largest_chunk_bytes(const LevelSettings& level, std::size_t model_ch
 
 // The mode that codes this level's chunks with a network of `width`.
 ChunkMode level_mode(const LevelSettings& level, std::uint32_t network_width);
+
+// The model file for the frames that do not look like text at these
+// options' level: its path, or empty where -m names the model, the level
+// names no binary model or the search path lacks it (then the level's model
+// codes every frame).
+std::string binary_model_path(const CompressOptions& options);
 
 // The levels whose chunks `mode` may code (as mode or mode_without_adaptation;
 // lzma2: every level), ascending.

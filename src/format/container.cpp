@@ -12,6 +12,8 @@ namespace {
 
 constexpr std::uint8_t kFrameBlock = 0x01;
 constexpr std::uint8_t kEndBlock = 0x00;
+constexpr std::uint8_t kModelBlock = 0x02;
+constexpr std::size_t kModelBlockBytes = 1 + 32 + 4;      // type, model id, crc
 constexpr std::size_t kHeaderBytes = 4 + 1 + 1 + 32 + 4;  // magic, version, flags, model id, crc
 constexpr std::size_t kChunkEntryBytes = 1 + 4 + 4 + 4;   // mode, original, symbols, payload
 constexpr std::size_t kEndBytes = 1 + 8 + 8 + 4;          // type, original size, frame count, crc
@@ -115,6 +117,7 @@ ContainerWriter::ContainerWriter(std::ostream& out, const StreamHeader& header) 
   std::memcpy(bytes + 6, header.model_id.data(), 32);
   put_u32(bytes + 38, crc32(bytes, 38));
   header_.assign(bytes, bytes + sizeof bytes);
+  model_in_force_ = header.model_id;
 }
 
 void ContainerWriter::write_frame(const Frame& frame) {
@@ -136,6 +139,16 @@ void ContainerWriter::write_frame(const Frame& frame) {
     throw std::invalid_argument("lmzip container: frame larger than the 64 MiB limit");
   if (const char* problem = frame_modes_problem(frame.chunks))
     throw std::invalid_argument(std::string("lmzip container: frame ") + problem);
+
+  static constexpr ModelId kInForce{};
+  if (frame.model_id != kInForce && frame.model_id != model_in_force_) {
+    std::uint8_t block[kModelBlockBytes];
+    block[0] = kModelBlock;
+    std::memcpy(block + 1, frame.model_id.data(), 32);
+    put_u32(block + 33, crc32(block, 33));
+    put(block, sizeof block);
+    model_in_force_ = frame.model_id;
+  }
 
   // Frame table: type, count, entries, then the CRC of those bytes.
   std::vector<std::uint8_t> table(1 + 4 + kChunkEntryBytes * count + 4);
@@ -226,6 +239,7 @@ bool ContainerReader::next_stream(StreamHeader& header) {
   if (bytes[5] != 0) fail("unsupported header flags ", hex_byte(bytes[5]), " at byte offset ", start + 5);
 
   std::memcpy(header.model_id.data(), bytes + 6, 32);
+  model_in_force_ = header.model_id;
   in_stream_ = true;
   trailer_ = StreamTrailer{};
   original_size_ = 0;
@@ -239,6 +253,25 @@ bool ContainerReader::next_frame(Frame& frame) {
   std::uint8_t type = 0;
   get(&type, 1, "block type");
 
+  // A model block sets the model of the frame after it. The writer writes
+  // one only where the model changes, so that every stream has one encoding.
+  if (type == kModelBlock) {
+    std::uint8_t bytes[kModelBlockBytes];
+    bytes[0] = type;
+    get(bytes + 1, kModelBlockBytes - 1, "model block");
+    if (crc32(bytes, 33) != get_u32(bytes + 33)) fail("model block checksum mismatch at byte offset ", start);
+    ModelId id;
+    std::memcpy(id.data(), bytes + 1, 32);
+    if (id == ModelId{}) fail("model block at byte offset ", start, " names no model (an all-zero id)");
+    if (id == model_in_force_) fail("model block at byte offset ", start, " names the model already in force");
+    const std::uint64_t next = offset_;
+    get(&type, 1, "block type");
+    if (type != kFrameBlock)
+      fail("model block at byte offset ", start, " is followed by block type ", hex_byte(type), " at byte offset ",
+           next, " (a model block must be followed by a frame)");
+    model_in_force_ = id;
+    return read_frame(frame, next);
+  }
   if (type == kEndBlock) {
     std::uint8_t bytes[kEndBytes];
     bytes[0] = type;
@@ -254,7 +287,12 @@ bool ContainerReader::next_frame(Frame& frame) {
     return false;
   }
   if (type != kFrameBlock) fail("unknown block type ", hex_byte(type), " at byte offset ", start);
+  return read_frame(frame, start);
+}
 
+// The frame block whose type byte, at `start`, has been read.
+bool ContainerReader::read_frame(Frame& frame, std::uint64_t start) {
+  const std::uint8_t type = kFrameBlock;
   // Frame table. The count is checked before the table is allocated.
   std::uint8_t count_bytes[4];
   get(count_bytes, 4, "frame chunk count");
@@ -288,6 +326,7 @@ bool ContainerReader::next_frame(Frame& frame) {
   // Payloads: every size is now known to be within the limits; read in steps
   // so that memory follows the bytes actually present.
   frame.chunks = std::move(chunks);
+  frame.model_id = model_in_force_;
   frame.offset = start;
   frame.payloads.resize(count);
   for (std::uint32_t i = 0; i < count; ++i) {

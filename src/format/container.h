@@ -1,10 +1,11 @@
 // The .lmz container, version 1 (docs/format.md is the specification).
 //
-//   stream  := header frame* end
+//   stream  := header (model? frame)* end
 //   header  := magic "\x89LMZ" | version u8 (=1) | flags u8 (=0) | model id [32] | crc32 u32
 //   frame   := 0x01 | chunk count u32 | chunk entry * count | crc32 u32 (of the bytes from 0x01)
 //              | payloads (in chunk order) | crc32 u32 of the frame's original bytes
 //   chunk entry := mode u8 (format/chunk_recipe.h) | original size u32 | symbol count u32 | payload size u32
+//   model   := 0x02 | model id [32] | crc32 u32 (of the 33 bytes before it): the model of the frames after it
 //   end     := 0x00 | original size u64 | frame count u64 | crc32 u32 (of the bytes from 0x00)
 // All integers little-endian. Several streams may follow each other (cat a.lmz b.lmz).
 // Depends only on the standard library and src/hash.
@@ -41,11 +42,17 @@ struct ChunkEntry {
   std::uint32_t payload_size = 0;  // == original_size for stored chunks
 };
 
+using ModelId = std::array<std::uint8_t, 32>;  // SHA-256 of a model file
+
 struct StreamHeader {
-  std::array<std::uint8_t, 32> model_id{};  // SHA-256 of the model file
+  ModelId model_id{};  // the model of the frames before any model block
 };
 
 struct Frame {
+  // The model that codes the frame's chunks. The reader sets the model in
+  // force; the writer writes a model block first where it differs from the
+  // model in force, and takes an all-zero id as the model in force.
+  ModelId model_id{};
   std::vector<ChunkEntry> chunks;
   std::vector<std::vector<std::uint8_t>> payloads;  // one per chunk
   std::uint32_t original_crc = 0;                    // crc32 of the frame's original bytes
@@ -78,6 +85,7 @@ class ContainerWriter {
   std::uint64_t bytes_written_ = 0;
   std::uint64_t original_size_ = 0;
   std::uint64_t frame_count_ = 0;
+  ModelId model_in_force_{};
   bool finished_ = false;
 };
 
@@ -89,8 +97,9 @@ class ContainerReader {
   // Reads the next stream's header. Returns false at a clean end of input
   // (no byte left); throws FormatError for anything else that is not a header.
   bool next_stream(StreamHeader& header);
-  // Reads the next frame of the current stream. Returns false after the end
-  // block, whose fields are then in trailer(); the trailer is checked against
+  // Reads the next frame of the current stream, and the model block before
+  // it if there is one (frame.model_id: the model in force). Returns false
+  // after the end block, whose fields are then in trailer(); the trailer is checked against
   // the frames read (size and count).
   bool next_frame(Frame& frame);
   const StreamTrailer& trailer() const { return trailer_; }
@@ -98,9 +107,11 @@ class ContainerReader {
 
  private:
   void get(void* data, std::size_t size, const char* what);
+  bool read_frame(Frame& frame, std::uint64_t start);
   std::istream& in_;
   std::uint64_t offset_ = 0;
   StreamTrailer trailer_;
+  ModelId model_in_force_{};
   std::uint64_t original_size_ = 0;
   std::uint64_t frame_count_ = 0;
   bool in_stream_ = false;

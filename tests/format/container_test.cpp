@@ -347,8 +347,163 @@ TEST(Container, RejectsOtherVersionsAndFlags) {
 TEST(Container, RejectsUnknownBlockType) {
   RawStream raw;
   raw.header();
-  raw.u8(0x02);
-  EXPECT_EQ(read_error(raw.bytes), "unknown block type 0x02 at byte offset 42");
+  raw.u8(0x03);
+  EXPECT_EQ(read_error(raw.bytes), "unknown block type 0x03 at byte offset 42");
+}
+
+// ------------------------------------------------------------ model blocks
+
+Frame frame_of_model(const std::string& bytes, const StreamHeader& model) {
+  Frame frame = stored_frame(bytes);
+  frame.model_id = model.model_id;
+  return frame;
+}
+
+// The type bytes of the blocks after the stream's header, as a reader walks them.
+std::vector<std::uint8_t> block_types(const Bytes& bytes) {
+  std::vector<std::uint8_t> types;
+  std::size_t at = 42;
+  while (at < bytes.size()) {
+    const std::uint8_t type = bytes[at];
+    types.push_back(type);
+    if (type == 0x00) break;
+    if (type == 0x02) {
+      at += 37;
+      continue;
+    }
+    std::uint32_t count = 0, payloads = 0;
+    for (int i = 3; i >= 0; --i) count = (count << 8) | bytes[at + 1 + i];
+    for (std::uint32_t c = 0; c < count; ++c)
+      for (int i = 3; i >= 0; --i) payloads += std::uint32_t{bytes[at + 5 + 13 * c + 9 + i]} << (8 * i);
+    at += 5 + 13 * count + 4 + payloads + 4;
+  }
+  return types;
+}
+
+// Frames of two models: a model block where the model changes, none where
+// it stays, and the reader gives each frame its model.
+TEST(Container, ModelBlocksSetTheModelOfTheFramesAfterThem) {
+  const StreamHeader text = header_with_id(0), binary = header_with_id(100);
+  std::vector<Frame> frames = {frame_of_model("a", text), frame_of_model("b", binary), frame_of_model("c", binary),
+                               stored_frame("d"), frame_of_model("e", text)};
+  const Bytes bytes = write_stream(text, frames);
+  EXPECT_EQ(block_types(bytes), (std::vector<std::uint8_t>{0x01, 0x02, 0x01, 0x01, 0x01, 0x02, 0x01, 0x00}));
+  const auto streams = read_all(bytes);
+  ASSERT_EQ(streams.size(), 1u);
+  ASSERT_EQ(streams[0].frames.size(), 5u);
+  const std::vector<ModelId> expected = {text.model_id, binary.model_id, binary.model_id, binary.model_id,
+                                         text.model_id};
+  for (std::size_t i = 0; i < expected.size(); ++i) EXPECT_EQ(streams[0].frames[i].model_id, expected[i]) << i;
+  frames[3].model_id = binary.model_id;  // an all-zero id is the model in force
+  expect_same_frames(streams[0].frames, frames);
+  // A frame's offset is its frame block's, after its model block.
+  EXPECT_EQ(bytes[streams[0].frames[1].offset], 0x01);
+  // What the reader read, written again, is the same bytes.
+  EXPECT_EQ(write_stream(streams[0].header, streams[0].frames), bytes);
+}
+
+// Frames of the header's model only: no model block, the bytes of a stream
+// written without model ids.
+TEST(Container, OneModelStreamsHoldNoModelBlock) {
+  Frame golden = golden_frame();
+  golden.model_id = header_with_id(0).model_id;
+  EXPECT_EQ(write_stream(header_with_id(0), {golden, golden_frame()}),
+            write_stream(header_with_id(0), {golden_frame(), golden_frame()}));
+  EXPECT_EQ(write_stream(header_with_id(0), {golden}), kGoldenStream);
+}
+
+// A stream's header (its model: header_with_id(0)) and a frame of one stored
+// byte, to which a test adds blocks.
+struct ModelBlockStream : RawStream {
+  ModelBlockStream() {
+    header();
+    stored("a");
+  }
+  void stored(const std::string& s) {
+    frame_table({{ChunkMode::Stored, static_cast<std::uint32_t>(s.size()), 0, static_cast<std::uint32_t>(s.size())}},
+                1);
+    for (char c : s) u8(static_cast<std::uint8_t>(c));
+    u32(crc32(s.data(), s.size()));
+  }
+  void model(const ModelId& id, bool good_crc = true) {
+    const std::size_t start = bytes.size();
+    u8(0x02);
+    for (std::uint8_t b : id) u8(b);
+    crc_from(start);
+    if (!good_crc) bytes.back() ^= 1;
+  }
+};
+
+TEST(Container, ModelBlockWithinTheRulesIsRead) {
+  ModelBlockStream raw;
+  raw.model(header_with_id(7).model_id);
+  raw.stored("b");
+  raw.end(2, 2);
+  const auto streams = read_all(raw.bytes);
+  ASSERT_EQ(streams.size(), 1u);
+  EXPECT_EQ(streams[0].frames.at(0).model_id, header_with_id(0).model_id);
+  EXPECT_EQ(streams[0].frames.at(1).model_id, header_with_id(7).model_id);
+}
+
+TEST(Container, RejectsInvalidModelBlocks) {
+  const std::size_t at = 42 + 5 + 13 + 4 + 1 + 4;  // after the header and a frame of one byte
+  {
+    ModelBlockStream raw;
+    raw.model(header_with_id(7).model_id, false);
+    raw.stored("b");
+    raw.end(2, 2);
+    EXPECT_EQ(read_error(raw.bytes), "model block checksum mismatch at byte offset " + std::to_string(at));
+  }
+  {
+    ModelBlockStream raw;
+    raw.model(header_with_id(7).model_id);
+    raw.end(1, 1);
+    EXPECT_EQ(read_error(raw.bytes), "model block at byte offset " + std::to_string(at) +
+                                         " is followed by block type 0x00 at byte offset " + std::to_string(at + 37) +
+                                         " (a model block must be followed by a frame)");
+  }
+  {
+    ModelBlockStream raw;
+    raw.model(header_with_id(7).model_id);
+    raw.model(header_with_id(8).model_id);
+    raw.stored("b");
+    raw.end(2, 2);
+    EXPECT_EQ(read_error(raw.bytes), "model block at byte offset " + std::to_string(at) +
+                                         " is followed by block type 0x02 at byte offset " + std::to_string(at + 37) +
+                                         " (a model block must be followed by a frame)");
+  }
+  {
+    ModelBlockStream raw;
+    raw.model(header_with_id(0).model_id);  // the header's
+    raw.stored("b");
+    raw.end(2, 2);
+    EXPECT_EQ(read_error(raw.bytes),
+              "model block at byte offset " + std::to_string(at) + " names the model already in force");
+  }
+  {
+    ModelBlockStream raw;
+    raw.model(header_with_id(7).model_id);
+    raw.stored("b");
+    raw.model(header_with_id(7).model_id);  // the one the block before set
+    raw.stored("c");
+    raw.end(3, 3);
+    EXPECT_EQ(read_error(raw.bytes), "model block at byte offset " + std::to_string(at + 37 + 27) +
+                                         " names the model already in force");
+  }
+  {
+    ModelBlockStream raw;
+    raw.model(ModelId{});
+    raw.stored("b");
+    raw.end(2, 2);
+    EXPECT_EQ(read_error(raw.bytes),
+              "model block at byte offset " + std::to_string(at) + " names no model (an all-zero id)");
+  }
+  {
+    ModelBlockStream raw;
+    raw.model(header_with_id(7).model_id);
+    raw.bytes.resize(raw.bytes.size() - 3);
+    EXPECT_NE(read_error(raw.bytes).find("truncated input: model block"), std::string::npos) << read_error(raw.bytes);
+  }
 }
 
 TEST(Container, RejectsEndBlockThatDisagreesWithTheFrames) {
