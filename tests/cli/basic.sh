@@ -71,7 +71,7 @@ awk '/joined.lmz/ { if ($1 != 5) exit 1 }' list.out || fail "-l joined.lmz shoul
 for i in $(seq 1 6000); do echo "line $i: the quick brown fox jumps over the lazy dog"; done > lines
 expect_rc 0 "-1 --chunk-size 1K" "$LMZIP" -1 --chunk-size 1K -c lines > lines.lmz
 expect_rc 0 "-l -v" "$LMZIP" -l -v lines.lmz > lv.out
-# "Stream Frame Offset Compressed Uncompressed Ratio Chunks Stored Chunk modes", one line a frame.
+# "Stream Frame Offset Compressed Uncompressed Ratio Chunks Stored Model Chunk modes", one line a frame.
 frame_rows() { awk '/^  Frames:$/ { on = 1; next } on && $1 ~ /^[0-9]+$/' "$1"; }
 frame_rows lv.out > frames
 [ "$(wc -l < frames)" -eq 2 ] || fail "-l -v: not two frame lines: $(cat lv.out)"
@@ -82,6 +82,8 @@ awk -v size="$(wc -c < lines)" -v total="$(wc -c < lines.lmz)" '
   END { if (bytes != size) bad = bad " frames hold " bytes " bytes, not " size
         if (end >= total) bad = bad " frames end at " end ", past the file (" total ")"
         if (bad != "") { print bad; exit 1 } }' frames || fail "-l -v frame lines: $(cat lv.out)"
+lines_id=$(sha256sum "$src/models/fast.lmzm" | cut -c1-8)
+awk -v id="$lines_id" '$9 != id { exit 1 }' frames || fail "-l -v: each frame's model is fast.lmzm ($lines_id): $(cat frames)"
 grep -Eq '^ +1 +1 .*  counts-narrow x256 \(written by levels? 1[-,)]' frames ||
   fail "-l -v: frame 1's chunk modes (-1 writes counts-narrow): $(cat frames)"
 grep -Eq '^ +1 +0 +[0-9]+ .* fast \(.*fast\.lmzm\)$' lv.out || fail "-l -v: the stream's model by name: $(cat lv.out)"

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -17,6 +18,7 @@
 #include "lmzip/lmzip.h"
 #include "model/backend.h"
 #include "model/model_file.h"
+#include "model/model_library.h"
 #include "model/network.h"
 #include "model/random_model.h"
 #include "tokenize/tokenizer.h"
@@ -701,6 +703,164 @@ TEST(MemoryLimit, EveryShippedLevelFitsTheDefault) {
                                FrameModels::memory_bytes(setup, model.config.vocab_size, model.config.width) +
                                PredictorFactory::bytes(model, Device::Cpu, 1, kFrameStreams);
     EXPECT_LE(need, default_memory_limit()) << "level " << level.level;
+  }
+}
+
+// ----------------------------------------------------- a model per frame
+
+// Sets $LMZIP_MODEL_PATH for the scope of the object.
+class ModelPathScope {
+ public:
+  explicit ModelPathScope(const std::string& dirs) {
+    if (const char* old = std::getenv("LMZIP_MODEL_PATH")) old_ = old;
+    had_old_ = std::getenv("LMZIP_MODEL_PATH") != nullptr;
+    ::setenv("LMZIP_MODEL_PATH", dirs.c_str(), 1);
+  }
+  ~ModelPathScope() {
+    if (had_old_)
+      ::setenv("LMZIP_MODEL_PATH", old_.c_str(), 1);
+    else
+      ::unsetenv("LMZIP_MODEL_PATH");
+  }
+
+ private:
+  std::string old_;
+  bool had_old_ = false;
+};
+
+// Level 1's model and the binary model, two different random models, each in
+// a folder of its own.
+struct TwoModels {
+  fs::path text_dir, binary_dir;
+  std::string text_id, binary_id;
+  TwoModels() {
+    const fs::path base = fs::path(random_model_path()).parent_path();
+    text_dir = base / "text-models";
+    binary_dir = base / "binary-models";
+    fs::create_directories(text_dir);
+    fs::create_directories(binary_dir);
+    const std::string text_path = (text_dir / std::string(level_settings(1).model_file)).string();
+    const std::string binary_path = (binary_dir / std::string(level_settings(1).binary_model_file)).string();
+    random_model(tiny_config(), 21).save(text_path);
+    random_model(tiny_config(), 22).save(binary_path);
+    text_id = model_info(text_path).id;
+    binary_id = model_info(binary_path).id;
+  }
+  std::string both() const { return text_dir.string() + ":" + binary_dir.string(); }
+};
+
+const TwoModels& two_models() {
+  static const TwoModels models;
+  return models;
+}
+
+// Control bytes 0 to 15, each one of four that may follow the byte before
+// (a first-order Markov chain): no text, at most 2 bits a byte given the
+// byte before, but nearly 4 bits to LZMA2, whose literal coder sees only the
+// top 3 bits of the byte before (all zero here) and finds few matches.
+std::string markov_control_bytes(std::size_t n, unsigned seed) {
+  std::mt19937 rng(seed);
+  unsigned successors[16][4];
+  for (auto& row : successors)
+    for (unsigned& next : row) next = rng() % 16;
+  std::string s(n, '\0');
+  unsigned previous = 0;
+  for (auto& c : s) {
+    previous = successors[previous][rng() % 4];
+    c = static_cast<char>(previous);
+  }
+  return s;
+}
+
+// At level 1 in frames of 256 KiB (chunks of 1 KiB): text, binary bytes, text.
+std::string text_binary_text() { return text(256u << 10) + markov_control_bytes(256u << 10, 5) + text(50000); }
+
+std::string compress_at_level_1(const std::string& in, const std::string& explicit_model = "") {
+  CompressOptions o;
+  o.level = 1;
+  o.threads = 2;
+  o.chunk_bytes = 1024;
+  o.models.explicit_path = explicit_model;
+  o.models.program_path = "/nonexistent/lmzip";
+  std::istringstream is(in);
+  std::ostringstream os;
+  compress(is, os, o);
+  return os.str();
+}
+
+std::string decompress_found(const std::string& z) {
+  DecompressOptions o;
+  o.models.program_path = "/nonexistent/lmzip";
+  std::istringstream is(z);
+  std::ostringstream os;
+  decompress(is, os, o);
+  return os.str();
+}
+
+std::vector<FrameInfo> listed_frames(const std::string& z) {
+  std::istringstream is(z);
+  const std::vector<StreamInfo> streams = list(is);
+  EXPECT_EQ(streams.size(), 1u);
+  return streams.empty() ? std::vector<FrameInfo>{} : streams[0].frame_details;
+}
+
+bool network_coded(const FrameInfo& frame) {
+  return std::any_of(frame.modes.begin(), frame.modes.end(),
+                     [](const ChunkModeCount& m) { return m.mode != "stored" && m.mode != "lzma2"; });
+}
+
+// With the level's binary model installed, a frame that does not look like
+// text is coded by it, the text frames around it by the level's model.
+TEST(ModelPerFrame, BinaryFramesAreCodedByTheBinaryModel) {
+  const TwoModels& models = two_models();
+  ModelPathScope path(models.both());
+  const std::string in = text_binary_text();
+  const std::string z = compress_at_level_1(in);
+  const std::vector<FrameInfo> frames = listed_frames(z);
+  ASSERT_EQ(frames.size(), 3u);
+  for (const FrameInfo& f : frames) EXPECT_TRUE(network_coded(f)) << f.offset << ": the model did not code it";
+  EXPECT_EQ(frames[0].model_id, models.text_id);
+  EXPECT_EQ(frames[1].model_id, models.binary_id);
+  EXPECT_EQ(frames[2].model_id, models.text_id);
+  std::istringstream is(z);
+  EXPECT_EQ(list(is)[0].model_id, models.text_id);  // the header names the level's model
+  EXPECT_EQ(decompress_found(z), in);
+}
+
+// Without the binary model, or with -m, one model codes every frame: the
+// bytes -m of the level's model writes, with no model block.
+TEST(ModelPerFrame, WithoutTheBinaryModelOneModelCodesEveryFrame) {
+  const TwoModels& models = two_models();
+  const std::string in = text_binary_text();
+  std::string alone;
+  {
+    ModelPathScope path(models.text_dir.string());
+    alone = compress_at_level_1(in);
+    for (const FrameInfo& f : listed_frames(alone)) EXPECT_EQ(f.model_id, models.text_id) << f.offset;
+    EXPECT_EQ(decompress_found(alone), in);
+  }
+  ModelPathScope path(models.both());
+  const std::string explicit_model =
+      compress_at_level_1(in, (models.text_dir / std::string(level_settings(1).model_file)).string());
+  EXPECT_EQ(explicit_model, alone);
+  for (const FrameInfo& f : listed_frames(explicit_model)) EXPECT_EQ(f.model_id, models.text_id) << f.offset;
+}
+
+// A stream whose second model is missing fails naming that model.
+TEST(ModelPerFrame, MissingSecondModelIsNamed) {
+  const TwoModels& models = two_models();
+  std::string z;
+  {
+    ModelPathScope path(models.both());
+    z = compress_at_level_1(text_binary_text());
+  }
+  ModelPathScope path(models.text_dir.string());
+  try {
+    decompress_found(z);
+    ADD_FAILURE() << "decoded without the binary model";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), Error::Kind::ModelMissing);
+    EXPECT_NE(std::string(e.what()).find(models.binary_id.substr(0, 16)), std::string::npos) << e.what();
   }
 }
 
