@@ -434,6 +434,15 @@ struct ModelBlockStream : RawStream {
   }
 };
 
+// The reader's error for a stream of a frame, a model block naming id, and a frame.
+std::string error_of_model_block(const ModelId& id, bool good_crc = true) {
+  ModelBlockStream raw;
+  raw.model(id, good_crc);
+  raw.stored("b");
+  raw.end(2, 2);
+  return read_error(raw.bytes);
+}
+
 TEST(Container, ModelBlockWithinTheRulesIsRead) {
   ModelBlockStream raw;
   raw.model(header_with_id(7).model_id);
@@ -447,13 +456,8 @@ TEST(Container, ModelBlockWithinTheRulesIsRead) {
 
 TEST(Container, RejectsInvalidModelBlocks) {
   const std::size_t at = 42 + 5 + 13 + 4 + 1 + 4;  // after the header and a frame of one byte
-  {
-    ModelBlockStream raw;
-    raw.model(header_with_id(7).model_id, false);
-    raw.stored("b");
-    raw.end(2, 2);
-    EXPECT_EQ(read_error(raw.bytes), "model block checksum mismatch at byte offset " + std::to_string(at));
-  }
+  EXPECT_EQ(error_of_model_block(header_with_id(7).model_id, false),
+            "model block checksum mismatch at byte offset " + std::to_string(at));
   {
     ModelBlockStream raw;
     raw.model(header_with_id(7).model_id);
@@ -472,14 +476,8 @@ TEST(Container, RejectsInvalidModelBlocks) {
                                          " is followed by block type 0x02 at byte offset " + std::to_string(at + 37) +
                                          " (a model block must be followed by a frame)");
   }
-  {
-    ModelBlockStream raw;
-    raw.model(header_with_id(0).model_id);  // the header's
-    raw.stored("b");
-    raw.end(2, 2);
-    EXPECT_EQ(read_error(raw.bytes),
-              "model block at byte offset " + std::to_string(at) + " names the model already in force");
-  }
+  EXPECT_EQ(error_of_model_block(header_with_id(0).model_id),  // the header's
+            "model block at byte offset " + std::to_string(at) + " names the model already in force");
   {
     ModelBlockStream raw;
     raw.model(header_with_id(7).model_id);
@@ -490,14 +488,8 @@ TEST(Container, RejectsInvalidModelBlocks) {
     EXPECT_EQ(read_error(raw.bytes), "model block at byte offset " + std::to_string(at + 37 + 27) +
                                          " names the model already in force");
   }
-  {
-    ModelBlockStream raw;
-    raw.model(ModelId{});
-    raw.stored("b");
-    raw.end(2, 2);
-    EXPECT_EQ(read_error(raw.bytes),
-              "model block at byte offset " + std::to_string(at) + " names no model (an all-zero id)");
-  }
+  EXPECT_EQ(error_of_model_block(ModelId{}),
+            "model block at byte offset " + std::to_string(at) + " names no model (an all-zero id)");
   {
     ModelBlockStream raw;
     raw.model(header_with_id(7).model_id);
