@@ -33,8 +33,9 @@ Sha256Digest selftest_digest(Predictor& predictor, const ModelFile& model);
 
 // The model must outlive the predictor.
 std::unique_ptr<Predictor> make_cpu_predictor(const ModelFile& model, std::uint32_t max_streams);
-// The memory make_cpu_predictor(model, max_streams) allocates, in bytes (an
-// estimate from the layout: tests/model hold it to what is allocated).
+// The memory make_cpu_predictor(model, max_streams) allocates, in bytes, with
+// the buffers its steps fill (an estimate from the layout; tests/model's
+// PredictorFactory.BytesMatchWhatACpuPredictorAllocates holds it to what is allocated).
 std::size_t cpu_predictor_bytes(const ModelFile& model, std::uint32_t max_streams);
 
 }  // namespace lmzip

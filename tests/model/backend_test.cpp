@@ -3,9 +3,11 @@
 #include "model/backend.h"
 
 #include <gtest/gtest.h>
+#include <malloc.h>
 
 #include "lmzip/lmzip.h"
 #include "model/cuda_predictor.h"
+#include "model/network.h"
 #include "model/random_model.h"
 #include "../common/small_models.h"
 
@@ -67,6 +69,26 @@ TEST(PredictorFactory, CudaAskedForAdaptingWorkGivesOneNotice) {
   ASSERT_EQ(notices.size(), 1u);
   EXPECT_NE(notices[0].find("output adaptation"), std::string::npos) << notices[0];
   EXPECT_TRUE(factory.take_notices().empty());
+}
+
+// The memory limit (-M) weighs predictors by PredictorFactory::bytes, an
+// estimate from the layout: it must not fall short of what a CPU predictor
+// really allocates when made (glibc's heap counters, before and after), nor
+// overstate it twice over (the estimate also holds the tables and
+// adjustments each step fills, allocated on first use).
+TEST(PredictorFactory, BytesMatchWhatACpuPredictorAllocates) {
+  for (const ModelConfig& config : {testing::tiny_config(), testing::small_config()}) {
+    const ModelFile model = random_model(config, 3);
+    for (std::uint32_t streams : {16u, 256u}) {
+      const struct mallinfo2 before = mallinfo2();
+      auto predictor = make_cpu_predictor(model, streams);
+      const struct mallinfo2 after = mallinfo2();
+      const double allocated = static_cast<double>((after.uordblks + after.hblkhd) - (before.uordblks + before.hblkhd));
+      const double estimate = static_cast<double>(PredictorFactory::bytes(model, Device::Cpu, 1, streams));
+      EXPECT_GE(estimate, 0.9 * allocated) << "width " << config.width << ", " << streams << " streams";
+      EXPECT_LE(estimate, 2.0 * allocated) << "width " << config.width << ", " << streams << " streams";
+    }
+  }
 }
 
 }  // namespace
