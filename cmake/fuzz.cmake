@@ -17,7 +17,7 @@ set(LMZIP_FUZZ_SANITIZERS "address,undefined" CACHE STRING "sanitizers besides f
 set(lmzip_fuzz_compile -fsanitize=fuzzer-no-link,${LMZIP_FUZZ_SANITIZERS}
     -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g)
 # The libraries the targets link, instrumented for coverage and the sanitizers.
-foreach(lib lmzip_hash lmzip_coder lmzip_format lmzip_tokenize lmzip_model lmzip_adapt lmzip_engine)
+foreach(lib lmzip_hash lmzip_coder lmzip_format lmzip_tokenize lmzip_model lmzip_adapt lmzip_media lmzip_engine)
   target_compile_options(${lib} PRIVATE ${lmzip_fuzz_compile})
 endforeach()
 

@@ -22,6 +22,7 @@ forbid src/coder 'torch|ATen|c10|(format|tokenize|model|engine|train|cli)/' "tor
 forbid src/format 'torch|ATen|c10|(coder|tokenize|model|engine|train|cli)/' "torch or modules above it"
 forbid src/tokenize 'torch|ATen|c10|(coder|format|model|engine|train|cli)/' "torch or modules above it"
 forbid src/model '(format|adapt|engine|train|cli)/' "the container, per-frame models, engine, trainer or CLI"
+forbid src/media 'torch|ATen|c10|(format|tokenize|model|adapt|engine|train|cli)/' "torch or modules other than the coder"
 forbid src/adapt 'torch|ATen|c10|(engine|train|cli)/' "torch, the engine, trainer or CLI"
 forbid src/engine '(train|cli)/' "the trainer or CLI"
 # The CLI parses flags and handles files; it reaches the library through
