@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <istream>
+#include <memory>
 #include <ostream>
 #include <stdexcept>
 #include <string>
@@ -90,6 +91,8 @@ struct Stats {
   std::string model_name;
   std::uint64_t frames = 0;
   std::uint64_t lzma2_frames = 0;    // of `frames`, those holding LZMA2 chunks
+  std::uint64_t context_mixing_frames = 0;  // of `frames`, those holding context-mixing chunks
+  std::uint64_t media_frames = 0;    // of `frames`, those holding image or audio chunks
   std::vector<DeviceRun> devices;    // in frame order
   std::vector<std::string> notices;  // requests that could not be honoured (e.g. --device), once each
 };
@@ -163,5 +166,76 @@ std::vector<LevelInfo> levels();
 int default_level();
 
 const char* version();
+
+}  // namespace lmzip
+
+// ---------------------------------------------------------------------------
+// The model as a measure: code lengths, compression distance, classification
+// (lmzip ncd, classify and score; docs/cli.md).
+// ---------------------------------------------------------------------------
+namespace lmzip {
+
+class CodeLengthEngine;
+
+// Code lengths under the model and level of a CompressOptions (level, -m,
+// threads, device, memory_limit as for compress; progress unused). A text's
+// length is C(text): the ideal length in bits of the text coded alone, as
+// compress() would code it as a file of its own (the sum over its symbols of
+// -log2 of the symbol's share in the model's mixed table; the range coder
+// comes within 0.1% of it, plus a few flush bytes and the headers, which are
+// the same for every text and would only blur small differences). It does
+// not depend on the other texts, the thread count or the device.
+class CodeLengths {
+ public:
+  explicit CodeLengths(const CompressOptions& options);
+  ~CodeLengths();
+  CodeLengths(const CodeLengths&) = delete;
+  CodeLengths& operator=(const CodeLengths&) = delete;
+
+  ModelInfo model() const;
+  std::vector<double> bits(const std::vector<std::string>& texts);
+
+  // One line of a text: its bytes (the '\n' included, where there is one)
+  // and the bits of the symbols that start in it, the text coded whole.
+  struct LineBits {
+    std::uint64_t bytes = 0;
+    double bits = 0;
+  };
+  std::vector<std::vector<LineBits>> line_bits(const std::vector<std::string>& texts);
+
+  // out[i][j] = ncd(C(a[i] b[j]), C(a[i]), C(b[j])), a[i] and b[j] joined
+  // with nothing between. progress(pairs done, pairs), if given, after each run.
+  std::vector<std::vector<double>> ncd_matrix(const std::vector<std::string>& a, const std::vector<std::string>& b,
+                                              const std::function<void(std::size_t, std::size_t)>& progress = {});
+
+ private:
+  std::unique_ptr<CodeLengthEngine> engine_;
+};
+
+// Normalized compression distance: (cxy - min(cx, cy)) / max(cx, cy); 0 when
+// both cx and cy are 0.
+double ncd(double cxy, double cx, double cy);
+
+// k-nearest-neighbour vote. distances[t]: the distance to training item t,
+// of label labels[t]. The neighbours are the k items of least (distance, t);
+// each votes for its label; the label with most votes wins, and a tie goes
+// to the tied label whose nearest neighbour comes first in that order (with
+// k = 1: the nearest item's label). Error(Usage) if k < 1 or there are no
+// items or the sizes differ.
+std::size_t knn_label(const std::vector<double>& distances, const std::vector<std::size_t>& labels, int k);
+
+// A classifier's results against the truth, classes 0..classes-1.
+struct Evaluation {
+  std::size_t total = 0;
+  std::size_t correct = 0;
+  double accuracy = 0;                            // correct / total (0 when total is 0)
+  std::vector<std::vector<std::size_t>> confusion;  // [true][predicted]
+  std::vector<std::size_t> support;               // items of each true class
+  std::vector<std::size_t> predicted;             // items predicted as each class
+  std::vector<double> precision;                  // correct of the class / predicted; NaN when none predicted
+  std::vector<double> recall;                     // correct of the class / support; NaN when no support
+};
+Evaluation evaluate(const std::vector<std::size_t>& truth, const std::vector<std::size_t>& predicted,
+                    std::size_t classes);
 
 }  // namespace lmzip

@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/analyze.h"
 #include "cli/derive_model.h"
 #include "cli/file_ops.h"
 #include "lmzip/lmzip.h"
@@ -703,7 +704,9 @@ std::string UnknownShortOption(const CLI::App& app, int argc, char** argv, const
   };
   for (int i = 1; i < argc; ++i) {
     const std::string word = argv[i];
-    if (word == "--" || word == "train" || word == "derive") break;
+    if (word == "--" || word == "train" || word == "derive" || word == "ncd" || word == "classify" ||
+        word == "score")
+      break;
     if (word.size() < 2 || word[0] != '-') continue;
     if (word[1] == '-') {
       if (word.find('=') == std::string::npos && takes_value(word)) ++i;  // its value may start with -
@@ -740,7 +743,7 @@ int Main(int argc, char** argv) {
                "With no FILE, or FILE -, read stdin and write stdout.",
                "lmzip"};
   app.footer(
-      "A file named compress, decompress, train or derive: put -- before it (lmzip -- compress).\n"
+      "A file named compress, decompress, train, derive, ncd, classify or score: put -- before it (lmzip -- compress).\n"
       "Called as unlmzip, lmzip means -d; as lmzcat, -dc.\n"
       "Models are searched in -m, $LMZIP_MODEL_PATH, then next to the program.\n"
       "Exit status: 0 ok, 1 error, 2 warning (a file skipped).");
@@ -816,6 +819,28 @@ int Main(int argc, char** argv) {
       ->required()
       ->check(CLI::Range(1u, 4096u));
   derive_cmd->add_option("--name", derive_options.name, "model name stored in the file (default: the input's)");
+  AnalyzeOptions analyze_options;
+  const AnalyzeCommands analyze_cmds = add_analyze_commands(app, analyze_options);
+  for (CLI::App* cmd : {analyze_cmds.ncd, analyze_cmds.classify, analyze_cmds.score}) {
+    AddLevelFlags(*cmd, analyze_options.level, levels, true);
+    cmd->add_option("-T,--threads", analyze_options.threads, "worker threads (0: the cores this process may use)")
+        ->check(CLI::Range(0, 4096))
+        ->capture_default_str();
+    cmd->add_option("-m,--model", analyze_options.model, "model file (default: the level's)")->type_name("MODEL");
+    cmd->add_option("--device", analyze_options.device, "where the model runs: auto, cpu or cuda")
+        ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
+        ->capture_default_str();
+    cmd->add_option_function<std::string>(
+           "-M,--memlimit",
+           [&analyze_options](const std::string& text) {
+             const std::optional<std::uint64_t> limit = ParseMemoryLimit(text);
+             if (!limit) throw CLI::ValidationError("-M", "'" + text + "' is not a size (as 512MiB, 2G, 40% or max)");
+             analyze_options.memory_limit = *limit;
+           },
+           "memory the model and its per-text tables may take (as for compressing)")
+        ->type_name("LIMIT");
+    cmd->add_flag("-v,--verbose", verbose, "progress on stderr");
+  }
   app.require_subcommand(0, 1);
 
   const std::string unknown =
@@ -826,7 +851,8 @@ int Main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) {
       // `lmzip compress -h` means the main help: those commands share its options.
-      if (dynamic_cast<const CLI::CallForHelp*>(&e) != nullptr && !train_cmd->parsed() && !derive_cmd->parsed()) {
+      if (dynamic_cast<const CLI::CallForHelp*>(&e) != nullptr && !train_cmd->parsed() && !derive_cmd->parsed() &&
+          !analyze_cmds.ncd->parsed() && !analyze_cmds.classify->parsed() && !analyze_cmds.score->parsed()) {
         std::fputs(app.get_formatter()->make_help(&app, app.get_name(), CLI::AppFormatMode::Normal).c_str(), stdout);
         return 0;
       }
@@ -875,6 +901,12 @@ int Main(int argc, char** argv) {
       return 1;
     }
     return 0;
+  }
+
+  if (analyze_cmds.ncd->parsed() || analyze_cmds.classify->parsed() || analyze_cmds.score->parsed()) {
+    if (!s.files.empty()) return UsageError("ncd, classify and score take their files after the command's name");
+    analyze_options.verbosity = s.verbosity;
+    return run_analyze(analyze_cmds, analyze_options);
   }
 
   if (list) s.mode = Mode::List;

@@ -11,6 +11,7 @@
 
 #include "adapt/context_counts.h"
 #include "adapt/frame_models.h"
+#include "coder/context_mixing.h"
 #include "coder/lzma2_coder.h"
 #include "engine/chunk_coder.h"
 #include "engine/chunker.h"
@@ -20,6 +21,9 @@
 #include "format/container.h"
 #include "hash/crc32.h"
 #include "lmzip/lmzip.h"
+#include "media/audio_codec.h"
+#include "media/image_codec.h"
+#include "media/media_detect.h"
 #include "model/backend.h"
 #include "model/model_file.h"
 #include "model/model_library.h"
@@ -139,10 +143,59 @@ Batching plan_batching(Device device, int threads) {
 
 Error corrupt(const std::string& what) { return Error(Error::Kind::Corrupt, what); }
 
+// The spans of a frame whose images and recordings `media` codes: each image
+// or audio chunk a span (its index in media.chunks in (*media_index)[i]),
+// and the bytes between them cut by plan_chunks (SIZE_MAX there). Empty when
+// `media` holds no such chunk or the spans would be more than a frame holds.
+std::vector<ChunkSpan> plan_around_media(const Frame& media, std::size_t chunk_bytes, std::size_t smallest_chunk_bytes,
+                                         std::vector<std::size_t>* media_index) {
+  std::vector<ChunkSpan> spans;
+  media_index->clear();
+  std::size_t at = 0, gap = 0;  // the frame offset of the chunk; where the bytes since the last image start
+  auto close_gap = [&] {
+    for (const ChunkSpan& s : plan_chunks(at - gap, chunk_bytes, smallest_chunk_bytes, kFrameStreams)) {
+      spans.push_back({gap + s.offset, s.size});
+      media_index->push_back(SIZE_MAX);
+    }
+  };
+  bool any = false;
+  for (std::size_t i = 0; i < media.chunks.size(); ++i) {
+    const ChunkEntry& e = media.chunks[i];
+    const ChunkCoder coder = recipe(e.mode).coder;
+    if (coder == ChunkCoder::Image || coder == ChunkCoder::Audio) {
+      close_gap();
+      spans.push_back({at, e.original_size});
+      media_index->push_back(i);
+      gap = at + e.original_size;
+      any = true;
+    }
+    at += e.original_size;
+  }
+  close_gap();
+  if (!any || spans.size() > kFrameStreams) {
+    media_index->clear();
+    return {};
+  }
+  return spans;
+}
+
+bool holds_context_mixing(const Frame& frame) {
+  return std::any_of(frame.chunks.begin(), frame.chunks.end(),
+                     [](const ChunkEntry& e) { return recipe(e.mode).coder == ChunkCoder::ContextMixing; });
+}
+
 bool holds_lzma2(const Frame& frame) {
   return std::any_of(frame.chunks.begin(), frame.chunks.end(),
                      [](const ChunkEntry& e) { return recipe(e.mode).coder == ChunkCoder::Lzma2; });
 }
+
+std::size_t media_chunks(const Frame& frame) {
+  return static_cast<std::size_t>(std::count_if(frame.chunks.begin(), frame.chunks.end(), [](const ChunkEntry& e) {
+    return recipe(e.mode).coder == ChunkCoder::Image || recipe(e.mode).coder == ChunkCoder::Audio;
+  }));
+}
+
+bool holds_media(const Frame& frame) { return media_chunks(frame) > 0; }
 
 bool holds_network_coded(const Frame& frame) {
   return std::any_of(frame.chunks.begin(), frame.chunks.end(),
@@ -252,25 +305,36 @@ Stats compress(std::istream& in, std::ostream& out, const CompressOptions& optio
     std::size_t size = 0;
     std::vector<ChunkSpan> spans;
     std::vector<std::size_t> coded_index;  // per span: its index in `chunks`, or SIZE_MAX (stored)
+    std::vector<std::size_t> media_index;  // per span: its image or audio chunk in `media`, or SIZE_MAX
     Frame lzma2;                           // the frame coded by LZMA2; no chunks where it was not tried
+    Frame mixed;                           // the frame coded by context mixing; likewise
+    Frame media;                           // its images and audio coded by their codecs; no chunks where it has none
+    bool media_only = false;               // so much of it is images and audio that only LZMA2 is tried beside
     bool text = false;                     // looks_like_text()
     std::size_t coder = 0;                 // its index in `coders`
   };
   // Full frames' counts and data bound the batch (symbols <= bytes; the
-  // frame, its symbols and payloads, and its LZMA2 coding).
+  // frame, its symbols and payloads, its LZMA2, context-mixing and media
+  // codings).
   std::size_t frame_batch_bytes = 0;
   for (const FrameCoder& c : coders)
     frame_batch_bytes = std::max(frame_batch_bytes, ContextCounts::table_bytes(counts_shape(recipe(c.mode).counts),
-                                                                               frame_bytes) + 3 * frame_bytes);
+                                                                               frame_bytes) + 5 * frame_bytes);
   std::vector<PendingFrame> pending(
       std::clamp<std::size_t>(std::min<std::uint64_t>(kBatchCountsBytes, limit / 2) / frame_batch_bytes, 1,
                               batching.frames));
   for (auto& f : pending) f.data.resize(frame_bytes);
-  // LZMA2's encoders run one frame at a time, beside the frames read and the
-  // predictor: they may take a quarter of the limit (none fits: no LZMA2).
-  const std::uint64_t lzma2_encoder = lzma2_encoder_bytes(std::min<std::size_t>(frame_bytes, kMaxChunkBytes));
-  const auto lzma2_threads = static_cast<std::size_t>(std::min<std::uint64_t>(batching.workers, limit / 4 / lzma2_encoder));
+  // The byte coders' encoders run one frame at a time, beside the frames read
+  // and the predictor: they may take a quarter of the limit (none fits: that
+  // coder is not tried).
+  auto byte_coder_threads = [&](ChunkMode mode) {
+    const std::uint64_t each = byte_coder_bytes(mode, std::min<std::size_t>(frame_bytes, kMaxChunkBytes));
+    return static_cast<std::size_t>(std::min<std::uint64_t>(batching.workers, limit / 4 / each));
+  };
+  const std::size_t lzma2_threads = byte_coder_threads(ChunkMode::Lzma2);
+  const std::size_t mixing_threads = byte_coder_threads(ChunkMode::ContextMixing);
   bool at_end = false;
+  MediaCarry media_carry;  // an image or recording that goes on into the next frame
   std::size_t carried = 0;  // frames read for the batch before, of another model: the first of this batch
   while (!at_end || carried > 0) {
     std::size_t read = carried;
@@ -279,8 +343,17 @@ Stats compress(std::istream& in, std::ostream& out, const CompressOptions& optio
       f.size = read_fully(in, f.data.data(), frame_bytes);
       at_end = f.size < frame_bytes;
       if (f.size == 0) break;
-      f.text = looks_like_text(reinterpret_cast<const std::uint8_t*>(f.data.data()), f.size);
+      const auto* bytes = reinterpret_cast<const std::uint8_t*>(f.data.data());
+      f.text = looks_like_text(bytes, f.size);
       f.coder = f.text ? 0 : coders.size() - 1;
+      f.media = Frame{};
+      const std::vector<MediaRegion> regions = find_media(bytes, f.size, &media_carry);
+      std::size_t media_bytes = 0;
+      for (const MediaRegion& r : regions) media_bytes += r.size;
+      f.media_only = media_bytes * 10 >= f.size * kMediaOnlyTenths;
+      if (!regions.empty()) f.media = media_frame(bytes, f.size, regions, batching.workers);
+      // Where a codec could not shrink its region, the others are tried too.
+      f.media_only = f.media_only && media_chunks(f.media) == regions.size();
       ++read;
     }
     if (read == 0) break;
@@ -303,14 +376,37 @@ Stats compress(std::istream& in, std::ostream& out, const CompressOptions& optio
       PendingFrame& f = pending[fi];
       const auto* bytes = reinterpret_cast<const std::uint8_t*>(f.data.data());
       f.lzma2 = Frame{};
-      if (lzma2_threads > 0 && !f.text) f.lzma2 = lzma2_frame(bytes, f.size, lzma2_threads);
-      const bool lzma2_wins_clearly =
-          !f.lzma2.chunks.empty() &&
-          8.0 * static_cast<double>(frame_cost(f.lzma2)) < kLzma2SkipsModelBelowBitsPerByte * static_cast<double>(f.size);
-      f.spans = plan_chunks(f.size, chunk_bytes, level.smallest_chunk_bytes, kFrameStreams);
+      f.mixed = Frame{};
+      // LZMA2 also checks the codecs (exact repeats, as in synthetic
+      // signals, are its strength and not theirs), at a fraction of their time.
+      if (!f.text && lzma2_threads > 0) f.lzma2 = byte_coded_frame(bytes, f.size, lzma2_threads, ChunkMode::Lzma2);
+      // Data LZMA2 saves under 1% of is compressed already (or random):
+      // context mixing, at a tenth of LZMA2's speed, would gain little more.
+      const bool compressed_already =
+          !f.lzma2.chunks.empty() && frame_cost(f.lzma2) * 100 >= std::uint64_t{f.size} * 99;
+      if (!f.text && !f.media_only && !compressed_already && mixing_threads > 0)
+        f.mixed = byte_coded_frame(bytes, f.size, mixing_threads, ChunkMode::ContextMixing);
+      bool byte_coder_wins_clearly = false;
+      for (const Frame* byte_coded : {&f.lzma2, &f.mixed})
+        byte_coder_wins_clearly = byte_coder_wins_clearly || (!byte_coded->chunks.empty() &&
+                                                    8.0 * static_cast<double>(frame_cost(*byte_coded)) <
+                                                        kByteCoderSkipsModelBelowBitsPerByte * static_cast<double>(f.size));
+      // The model codes the bytes around the images and recordings, which
+      // keep their codecs' chunks.
+      f.spans = plan_around_media(f.media, chunk_bytes, level.smallest_chunk_bytes, &f.media_index);
+      if (f.spans.empty()) {
+        f.spans = plan_chunks(f.size, chunk_bytes, level.smallest_chunk_bytes, kFrameStreams);
+        f.media_index.assign(f.spans.size(), SIZE_MAX);
+      }
       f.coded_index.assign(f.spans.size(), SIZE_MAX);
-      if (lzma2_wins_clearly) continue;
+      // The text model is not made for frames that do not look like text:
+      // context mixing beat it on every such file of the bench corpora
+      // (bench/results/context-mixing-frames.md), in a fraction of its time.
+      // A binary model, where installed, still competes.
+      const bool text_model_on_binary = !f.text && f.coder == 0 && !f.mixed.chunks.empty();
+      if (byte_coder_wins_clearly || f.media_only || text_model_on_binary) continue;
       for (std::size_t i = 0; i < f.spans.size(); ++i) {
+        if (f.media_index[i] != SIZE_MAX) continue;
         const char* data = f.data.data() + f.spans[i].offset;
         if (!worth_modelling(reinterpret_cast<const std::uint8_t*>(data), f.spans[i].size)) continue;
         f.coded_index[i] = chunk_data.size();
@@ -331,7 +427,8 @@ Stats compress(std::istream& in, std::ostream& out, const CompressOptions& optio
       // read, their LZMA2 codings, symbols and payloads.
       std::vector<FrameModels::Chunk> setup;
       std::uint64_t run_bytes = frames * frame_bytes;
-      for (std::size_t fi = 0; fi < frames; ++fi) run_bytes += frame_cost(pending[fi].lzma2);
+      for (std::size_t fi = 0; fi < frames; ++fi)
+        run_bytes += frame_cost(pending[fi].lzma2) + frame_cost(pending[fi].mixed) + frame_cost(pending[fi].media);
       for (std::size_t c = 0; c < chunks.size(); ++c) {
         setup.push_back({chunks[c].frame, static_cast<std::uint32_t>(chunks[c].symbols.size()), chunks[c].mode});
         run_bytes += chunks[c].symbols.size() * sizeof(std::uint32_t) + chunk_size[c];
@@ -353,7 +450,10 @@ Stats compress(std::istream& in, std::ostream& out, const CompressOptions& optio
         e.original_size = static_cast<std::uint32_t>(f.spans[i].size);
         const auto* original = reinterpret_cast<const std::uint8_t*>(f.data.data()) + f.spans[i].offset;
         CodedChunk* coded = f.coded_index[i] == SIZE_MAX ? nullptr : &chunks[f.coded_index[i]];
-        if (coded != nullptr && coded->payload.size() < f.spans[i].size) {
+        if (f.media_index[i] != SIZE_MAX) {
+          e = f.media.chunks[f.media_index[i]];
+          frame.payloads.push_back(f.media.payloads[f.media_index[i]]);
+        } else if (coded != nullptr && coded->payload.size() < f.spans[i].size) {
           e.mode = coded->mode;
           e.symbol_count = static_cast<std::uint32_t>(coded->symbols.size());
           e.payload_size = static_cast<std::uint32_t>(coded->payload.size());
@@ -366,16 +466,19 @@ Stats compress(std::istream& in, std::ostream& out, const CompressOptions& optio
         }
         frame.chunks.push_back(e);
       }
-      // The smaller coding of the frame; the model's on a tie.
-      const bool lzma2_chosen = !f.lzma2.chunks.empty() && frame_cost(f.lzma2) < frame_cost(frame);
-      if (lzma2_chosen) {
-        frame = std::move(f.lzma2);
+      // The smallest coding of the frame; the model's on a tie, then LZMA2's,
+      // then context mixing's.
+      for (Frame* other : {&f.lzma2, &f.mixed, &f.media}) {
+        if (other->chunks.empty() || frame_cost(*other) >= frame_cost(frame)) continue;
+        frame = std::move(*other);
         network_bits = 0;
       }
       frame.original_crc = crc32(f.data.data(), f.size);
       // A frame the model took no part in keeps the model in force: no model block.
       if (holds_network_coded(frame)) frame.model_id = session->id;
       stats.lzma2_frames += holds_lzma2(frame);
+      stats.context_mixing_frames += holds_context_mixing(frame);
+      stats.media_frames += holds_media(frame);
       stats.ideal_bits += network_bits;
       for (const ChunkEntry& e : frame.chunks) {
         stats.symbols += e.symbol_count;
@@ -536,9 +639,38 @@ Stats decompress(std::istream& in, std::ostream& out, const DecompressOptions& o
                   throw chunk_corrupt(frame, i, why);
                 break;
               }
+              case ChunkCoder::ContextMixing: {
+                // Its tables are sized by the chunk (context_mixing_bytes),
+                // weighed against the limit beside the frames' bytes.
+                const std::uint64_t need = context_mixing_bytes(e.original_size) + 2 * frame.original_size();
+                if (need > limit) throw ModelSession::memory_limit_error("decoding", need, limit);
+                const std::size_t at = bytes.size();
+                bytes.resize(at + e.original_size);
+                std::string why;
+                if (!context_mixing_decode(payload.data(), payload.size(), reinterpret_cast<std::uint8_t*>(&bytes[at]),
+                                           e.original_size, &why))
+                  throw chunk_corrupt(frame, i, why);
+                break;
+              }
+              case ChunkCoder::Image:
+              case ChunkCoder::Audio: {
+                // The codecs' state is a few rows or filters and fixed
+                // tables, beside the bytes: not weighed, as LZMA2's.
+                const std::size_t at = bytes.size();
+                bytes.resize(at + e.original_size);
+                auto* target = reinterpret_cast<std::uint8_t*>(&bytes[at]);
+                std::string why;
+                const bool ok = recipe(e.mode).coder == ChunkCoder::Image
+                                    ? decode_image(payload.data(), payload.size(), target, e.original_size, &why)
+                                    : decode_audio(payload.data(), payload.size(), target, e.original_size, &why);
+                if (!ok) throw chunk_corrupt(frame, i, why);
+                break;
+              }
             }
           }
           stats.lzma2_frames += holds_lzma2(frame);
+          stats.context_mixing_frames += holds_context_mixing(frame);
+          stats.media_frames += holds_media(frame);
           if (crc32(bytes.data(), bytes.size()) != frame.original_crc)
             throw corrupt("checksum mismatch in the frame at byte offset " + std::to_string(frame.offset) +
                           ": the data is corrupt");

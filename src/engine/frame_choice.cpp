@@ -2,8 +2,11 @@
 
 #include <algorithm>
 
+#include "coder/context_mixing.h"
 #include "coder/lzma2_coder.h"
 #include "engine/for_each_group.h"
+#include "media/audio_codec.h"
+#include "media/image_codec.h"
 
 namespace lmzip {
 
@@ -11,7 +14,12 @@ namespace {
 constexpr std::uint64_t kChunkEntryBytes = 13;  // docs/format.md "Frame block"
 }  // namespace
 
-Frame lzma2_frame(const std::uint8_t* data, std::size_t size, std::size_t threads) {
+std::uint64_t byte_coder_bytes(ChunkMode mode, std::size_t size) {
+  return mode == ChunkMode::Lzma2 ? std::max(lzma2_encoder_bytes(size), lzma2_decoder_bytes(size))
+                                  : context_mixing_bytes(size);
+}
+
+Frame byte_coded_frame(const std::uint8_t* data, std::size_t size, std::size_t threads, ChunkMode mode) {
   const std::size_t pieces = std::max<std::size_t>(1, (size + kMaxChunkBytes - 1) / kMaxChunkBytes);
   Frame frame;
   frame.chunks.resize(pieces);
@@ -21,17 +29,68 @@ Frame lzma2_frame(const std::uint8_t* data, std::size_t size, std::size_t thread
     ChunkEntry& e = frame.chunks[i];
     std::vector<std::uint8_t>& payload = frame.payloads[i];
     e.original_size = static_cast<std::uint32_t>(last - first);
-    payload = lzma2_encode(data + first, last - first);
-    if (payload.empty()) {
+    payload = mode == ChunkMode::Lzma2 ? lzma2_encode(data + first, last - first)
+                                       : context_mixing_encode(data + first, last - first);
+    if (payload.empty() || payload.size() >= last - first) {
       e.mode = ChunkMode::Stored;
       payload.assign(data + first, data + last);
     } else {
-      e.mode = ChunkMode::Lzma2;
+      e.mode = mode;
     }
     e.payload_size = static_cast<std::uint32_t>(payload.size());
   };
   for_each_group(pieces, threads, [&](std::size_t, std::size_t first, std::size_t last) {
     for (std::size_t i = first; i < last; ++i) code_piece(i);
+  });
+  return frame;
+}
+
+Frame media_frame(const std::uint8_t* data, std::size_t size, const std::vector<MediaRegion>& regions,
+                  std::size_t threads) {
+  // The pieces in order: regions, and the bytes between them cut into chunks.
+  struct Piece {
+    std::size_t offset, size;
+    const MediaRegion* region;  // nullptr: bytes between regions
+  };
+  std::vector<Piece> pieces;
+  auto add_bytes = [&](std::size_t from, std::size_t to) {
+    const std::size_t count = (to - from + kMaxChunkBytes - 1) / kMaxChunkBytes;
+    for (std::size_t i = 0; i < count; ++i)
+      pieces.push_back({from + (to - from) * i / count, (to - from) * (i + 1) / count - (to - from) * i / count, nullptr});
+  };
+  std::size_t at = 0;
+  for (const MediaRegion& r : regions) {
+    add_bytes(at, r.offset);
+    pieces.push_back({r.offset, r.size, &r});
+    at = r.offset + r.size;
+  }
+  add_bytes(at, size);
+  Frame frame;
+  frame.chunks.resize(pieces.size());
+  frame.payloads.resize(pieces.size());
+  for_each_group(pieces.size(), threads, [&](std::size_t, std::size_t first, std::size_t last) {
+    for (std::size_t i = first; i < last; ++i) {
+      const Piece& piece = pieces[i];
+      const std::uint8_t* bytes = data + piece.offset;
+      ChunkEntry& e = frame.chunks[i];
+      std::vector<std::uint8_t>& payload = frame.payloads[i];
+      e.original_size = static_cast<std::uint32_t>(piece.size);
+      if (piece.region == nullptr) {
+        payload = lzma2_encode(bytes, piece.size);
+        e.mode = ChunkMode::Lzma2;
+      } else if (piece.region->kind == MediaKind::Image) {
+        payload = encode_image(piece.region->image, bytes);
+        e.mode = ChunkMode::Image;
+      } else {
+        payload = encode_audio(piece.region->audio, bytes);
+        e.mode = ChunkMode::Audio;
+      }
+      if (payload.empty() || payload.size() >= piece.size) {
+        e.mode = ChunkMode::Stored;
+        payload.assign(bytes, bytes + piece.size);
+      }
+      e.payload_size = static_cast<std::uint32_t>(payload.size());
+    }
   });
   return frame;
 }

@@ -1,25 +1,47 @@
-// Which coder takes a frame: the model or LZMA2 (docs/format.md "LZMA2
-// chunks"). compress() codes a frame both ways and keeps the smaller, except
-// where a cheap test says one of the two cannot win.
+// Which coder takes a frame: the model, LZMA2 or the image and audio codecs
+// (docs/format.md "LZMA2 chunks", "Image and audio chunks"). compress() codes
+// a frame each way that may win and keeps the smallest, leaving out a way
+// where a cheap test says it cannot win.
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "format/container.h"
+#include "media/media_detect.h"
 
 namespace lmzip {
 
-// A frame whose LZMA2 coding takes fewer bits per byte than this (payloads
-// and chunk entries) is not coded by the model. On the bench files the model
+// A frame whose LZMA2 or context-mixing coding takes fewer bits per byte than
+// this (payloads and chunk entries) is not coded by the model. On the bench files the model
 // lost every frame LZMA2 codes below 0.7 (at -1 and -5); it won at 0.79 at -5
 // (a tar of source code, 8% smaller) (bench/results/lzma2-frames.md).
-constexpr double kLzma2SkipsModelBelowBitsPerByte = 0.7;
+constexpr double kByteCoderSkipsModelBelowBitsPerByte = 0.7;
 
-// The frame data[0, size) (at most kMaxFrameBytes) as LZMA2 chunks of at most
-// kMaxChunkBytes, cut evenly; a chunk LZMA2 cannot shrink is stored. Up to
-// `threads` chunks are coded at once, each taking lzma2_encoder_bytes() of
-// memory. The original CRC is left to the caller.
-Frame lzma2_frame(const std::uint8_t* data, std::size_t size, std::size_t threads);
+// The frame data[0, size) (at most kMaxFrameBytes) as chunks of at most
+// kMaxChunkBytes, cut evenly, coded by `mode`'s byte coder (LZMA2 or context
+// mixing: is_byte_coded); a chunk it cannot shrink is stored. Up to `threads`
+// chunks are coded at once, each taking byte_coder_bytes() of memory. The
+// original CRC is left to the caller.
+Frame byte_coded_frame(const std::uint8_t* data, std::size_t size, std::size_t threads, ChunkMode mode);
+
+// Memory that coding a chunk of `size` bytes in `mode` takes (either way).
+std::uint64_t byte_coder_bytes(ChunkMode mode, std::size_t size);
+
+// A frame whose image and audio regions hold at least this share of its bytes
+// (in tenths) is coded by media_frame() or LZMA2, whichever is smaller: the
+// codecs beat the model and context mixing on pixels and samples by far, and
+// running those too would cost more time than the headers around the regions
+// could ever save; LZMA2 is fast and wins where data repeats exactly.
+constexpr std::size_t kMediaOnlyTenths = 9;
+
+// The frame data[0, size) with each region (find_media) in an image or audio
+// chunk and the bytes between them in LZMA2 chunks of at most kMaxChunkBytes
+// (stored where LZMA2 does not shrink them); a region its codec does not
+// shrink is stored. Up to `threads` chunks are coded at once. The original
+// CRC is left to the caller.
+Frame media_frame(const std::uint8_t* data, std::size_t size, const std::vector<MediaRegion>& regions,
+                  std::size_t threads);
 
 // What a frame's chunks take in the container beyond the frame's fixed bytes:
 // their entries and payloads (the fixed bytes are the same whichever codes it).

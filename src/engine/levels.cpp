@@ -27,9 +27,11 @@ ChunkMode level_mode(const LevelSettings& level, std::uint32_t network_width) {
 
 std::vector<int> levels_writing(ChunkMode mode) {
   std::vector<int> out;
-  // Every level codes a frame with LZMA2 where that is smaller than the model.
+  // Every level codes a frame with LZMA2 or the image and audio codecs where
+  // that is smaller than the model.
   for (const LevelSettings& l : kLevels)
-    if (l.mode == mode || l.mode_without_adaptation == mode || recipe(mode).coder == ChunkCoder::Lzma2)
+    if (l.mode == mode || l.mode_without_adaptation == mode ||
+        (recipe(mode).coder != ChunkCoder::Network && recipe(mode).coder != ChunkCoder::Stored))
       out.push_back(l.level);
   return out;
 }

@@ -75,7 +75,7 @@ ChunkMode level_mode(const LevelSettings& level, std::uint32_t network_width);
 std::string binary_model_path(const CompressOptions& options);
 
 // The levels whose chunks `mode` may code (as mode or mode_without_adaptation;
-// lzma2: every level), ascending.
+// lzma2, image, audio: every level; stored: none), ascending.
 std::vector<int> levels_writing(ChunkMode mode);
 
 }  // namespace lmzip

@@ -24,6 +24,9 @@ enum class ChunkMode : std::uint8_t {
   CodedAdapted = 7,
   CodedAdaptedNarrow = 8,
   Lzma2 = 9,
+  Image = 10,
+  Audio = 11,
+  ContextMixing = 12,
 };
 
 // What turns a chunk's payload back into its bytes.
@@ -31,6 +34,9 @@ enum class ChunkCoder : std::uint8_t {
   Stored,   // the payload is the bytes
   Network,  // the range coder over the model's network (and the row's frame models)
   Lzma2,    // a raw LZMA2 stream (coder/lzma2_coder.h); the model takes no part
+  Image,    // pixels coded by the image codec (media/image_codec.h); no model
+  Audio,    // samples coded by the audio codec (media/audio_codec.h); no model
+  ContextMixing,  // bytes coded by context mixing (coder/context_mixing.h); no model
 };
 
 // Which history the match model follows (docs/format.md "Match model").
@@ -44,9 +50,6 @@ enum class MatchScope : std::uint8_t {
 // sizes are adapt/context_counts.h's.
 enum class CountsKind : std::uint8_t { None, Narrow, Wide, WideLarge };
 
-// A change of representation before modelling (none yet: room for the binary,
-// image and audio frames to come).
-enum class ContentTransform : std::uint8_t { None };
 
 struct ChunkRecipe {
   ChunkMode mode;
@@ -55,21 +58,23 @@ struct ChunkRecipe {
   MatchScope matches;
   CountsKind counts;
   bool adapts_output;          // the frame's output adaptation (docs/format.md)
-  ContentTransform transform;
 };
 
 inline constexpr ChunkRecipe kChunkRecipes[] = {
-    // mode                              name                   coder                matches             counts                 adapts  transform
-    {ChunkMode::Stored,                  "stored",              ChunkCoder::Stored,  MatchScope::None,   CountsKind::None,      false,  ContentTransform::None},
-    {ChunkMode::Coded,                   "network",             ChunkCoder::Network, MatchScope::None,   CountsKind::None,      false,  ContentTransform::None},
-    {ChunkMode::CodedMatched,            "chunk-matches",       ChunkCoder::Network, MatchScope::Chunk,  CountsKind::None,      false,  ContentTransform::None},
-    {ChunkMode::CodedFrameMatched,       "frame-matches",       ChunkCoder::Network, MatchScope::Frame,  CountsKind::None,      false,  ContentTransform::None},
-    {ChunkMode::CodedFrameCounted,       "counts-narrow",       ChunkCoder::Network, MatchScope::Frame,  CountsKind::Narrow,    false,  ContentTransform::None},
-    {ChunkMode::CodedFrameCountedWide,   "counts-wide",         ChunkCoder::Network, MatchScope::Frame,  CountsKind::Wide,      false,  ContentTransform::None},
-    {ChunkMode::CodedFrameCountedLarge,  "counts-large",        ChunkCoder::Network, MatchScope::Frame,  CountsKind::WideLarge, false,  ContentTransform::None},
-    {ChunkMode::CodedAdapted,            "adapted-large",       ChunkCoder::Network, MatchScope::Frame,  CountsKind::WideLarge, true,   ContentTransform::None},
-    {ChunkMode::CodedAdaptedNarrow,      "adapted-narrow",      ChunkCoder::Network, MatchScope::Frame,  CountsKind::Narrow,    true,   ContentTransform::None},
-    {ChunkMode::Lzma2,                   "lzma2",               ChunkCoder::Lzma2,   MatchScope::None,   CountsKind::None,      false,  ContentTransform::None},
+    // mode                              name                   coder                matches             counts                 adapts
+    {ChunkMode::Stored,                  "stored",              ChunkCoder::Stored,  MatchScope::None,   CountsKind::None,      false},
+    {ChunkMode::Coded,                   "network",             ChunkCoder::Network, MatchScope::None,   CountsKind::None,      false},
+    {ChunkMode::CodedMatched,            "chunk-matches",       ChunkCoder::Network, MatchScope::Chunk,  CountsKind::None,      false},
+    {ChunkMode::CodedFrameMatched,       "frame-matches",       ChunkCoder::Network, MatchScope::Frame,  CountsKind::None,      false},
+    {ChunkMode::CodedFrameCounted,       "counts-narrow",       ChunkCoder::Network, MatchScope::Frame,  CountsKind::Narrow,    false},
+    {ChunkMode::CodedFrameCountedWide,   "counts-wide",         ChunkCoder::Network, MatchScope::Frame,  CountsKind::Wide,      false},
+    {ChunkMode::CodedFrameCountedLarge,  "counts-large",        ChunkCoder::Network, MatchScope::Frame,  CountsKind::WideLarge, false},
+    {ChunkMode::CodedAdapted,            "adapted-large",       ChunkCoder::Network, MatchScope::Frame,  CountsKind::WideLarge, true},
+    {ChunkMode::CodedAdaptedNarrow,      "adapted-narrow",      ChunkCoder::Network, MatchScope::Frame,  CountsKind::Narrow,    true},
+    {ChunkMode::Lzma2,                   "lzma2",               ChunkCoder::Lzma2,   MatchScope::None,   CountsKind::None,      false},
+    {ChunkMode::Image,                   "image",               ChunkCoder::Image,   MatchScope::None,   CountsKind::None,      false},
+    {ChunkMode::Audio,                   "audio",               ChunkCoder::Audio,   MatchScope::None,   CountsKind::None,      false},
+    {ChunkMode::ContextMixing,           "context-mix",         ChunkCoder::ContextMixing, MatchScope::None, CountsKind::None, false},
 };
 
 constexpr bool rows_in_mode_order() {
@@ -88,6 +93,11 @@ constexpr const ChunkRecipe& recipe(ChunkMode mode) { return kChunkRecipes[stati
 
 // Coded with the model's network (not stored, not LZMA2).
 constexpr bool is_network_coded(ChunkMode mode) { return recipe(mode).coder == ChunkCoder::Network; }
+// Coded by a general-purpose byte coder instead of the model: LZMA2 or context
+// mixing (a frame holds these or network-coded chunks, never both).
+constexpr bool is_byte_coded(ChunkMode mode) {
+  return recipe(mode).coder == ChunkCoder::Lzma2 || recipe(mode).coder == ChunkCoder::ContextMixing;
+}
 // Keeps the frame's context counts, whose shape the mode sets; a frame's
 // counted chunks share one mode (the container checks it).
 constexpr bool is_counted(ChunkMode mode) { return recipe(mode).counts != CountsKind::None; }

@@ -72,24 +72,37 @@ const char* chunk_entry_problem(const ChunkEntry& entry) {
       if (entry.payload_size == 0) return "LZMA2 chunk without payload";
       if (entry.payload_size >= entry.original_size) return "LZMA2 chunk not smaller than its original (should be stored)";
       break;
+    case ChunkCoder::ContextMixing:
+      if (entry.symbol_count != 0) return "context-mixing chunk with a symbol count";
+      if (entry.payload_size == 0) return "context-mixing chunk without payload";
+      if (entry.payload_size >= entry.original_size)
+        return "context-mixing chunk not smaller than its original (should be stored)";
+      break;
+    case ChunkCoder::Image:
+    case ChunkCoder::Audio:
+      if (entry.symbol_count != 0) return "image or audio chunk with a symbol count";
+      if (entry.payload_size == 0) return "image or audio chunk without payload";
+      if (entry.payload_size >= entry.original_size) return "image or audio chunk not smaller than its original (should be stored)";
+      break;
   }
   return nullptr;
 }
 
 // Why a frame's chunks cannot go together, or nullptr (the chunks' entries
 // are valid): counted chunks share one table of counts, so one mode; a frame
-// is coded by the model or by LZMA2, never both (stored chunks go with either).
+// is coded by the model or by LZMA2 and context mixing, never both (stored,
+// image and audio chunks go with either).
 const char* frame_modes_problem(const std::vector<ChunkEntry>& chunks) {
   const ChunkEntry* counted = nullptr;  // the frame's first counted chunk
   bool network = false, lzma2 = false;
   for (const ChunkEntry& e : chunks) {
     network = network || is_network_coded(e.mode);
-    lzma2 = lzma2 || recipe(e.mode).coder == ChunkCoder::Lzma2;
+    lzma2 = lzma2 || is_byte_coded(e.mode);
     if (!is_counted(e.mode)) continue;
     if (counted != nullptr && counted->mode != e.mode) return "mixes chunk modes that keep context counts";
     counted = &e;
   }
-  if (network && lzma2) return "mixes LZMA2 chunks with network-coded chunks";
+  if (network && lzma2) return "mixes LZMA2 or context-mixing chunks with network-coded chunks";
   return nullptr;
 }
 

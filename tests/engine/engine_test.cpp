@@ -527,7 +527,9 @@ TEST(Engine, LevelsWritingAModeComeFromTheLevelTable) {
     }
   }
   EXPECT_TRUE(levels_writing(ChunkMode::Stored).empty());
-  EXPECT_EQ(levels_writing(ChunkMode::Lzma2).size(), std::size(kLevels));  // chosen per frame at every level
+  // Chosen per frame at every level.
+  for (ChunkMode mode : {ChunkMode::Lzma2, ChunkMode::Image, ChunkMode::Audio})
+    EXPECT_EQ(levels_writing(mode).size(), std::size(kLevels));
 }
 
 TEST(Engine, ConcatenatedStreamsDecodeToConcatenatedInputs) {
@@ -557,6 +559,17 @@ TEST(Engine, MissingModelIsAClearError) {
   }
 }
 
+// Decodes z with no model to be found: frames the model took no part in need none.
+Stats decompress_without_model(const std::string& z, std::string* out) {
+  DecompressOptions o;
+  o.models.explicit_path = "/nonexistent/model.lmzm";
+  std::istringstream in(z);
+  std::ostringstream os;
+  const Stats d = decompress(in, os, o);
+  *out = os.str();
+  return d;
+}
+
 // A 3 KB random block repeated: LZMA2 finds the repeats, the tiny test
 // model cannot, so the frame is LZMA2's and the model never runs.
 std::string repeated_random_block() {
@@ -583,13 +596,129 @@ TEST(Engine, FramesLzma2CodesBetterAreLzma2Chunks) {
   EXPECT_EQ(frame.modes[0].mode, "lzma2");
   EXPECT_EQ(frame.stored_chunks, 0u);
   // A stream of LZMA2 and stored chunks decodes without its model.
-  DecompressOptions o;
-  o.models.explicit_path = "/nonexistent/model.lmzm";
-  std::istringstream zin(z);
-  std::ostringstream out;
-  const Stats d = decompress(zin, out, o);
-  EXPECT_EQ(out.str(), in);
+  std::string out;
+  const Stats d = decompress_without_model(z, &out);
+  EXPECT_EQ(out, in);
   EXPECT_EQ(d.lzma2_frames, 1u);
+}
+
+// A grey image of a smooth gradient with noise and a WAV of a gliding tone
+// with noise: content the image and audio codecs shrink and that nothing
+// repeats exactly in (where LZMA2 would win).
+std::uint32_t next_noise(std::uint32_t& seed) {
+  seed = seed * 1664525u + 1013904223u;
+  return seed >> 24;
+}
+
+std::string noisy_pgm(std::uint32_t width, std::uint32_t height) {
+  std::string s = "P5\n" + std::to_string(width) + " " + std::to_string(height) + "\n255\n";
+  std::uint32_t seed = 1;
+  for (std::uint32_t y = 0; y < height; ++y)
+    for (std::uint32_t x = 0; x < width; ++x)
+      s.push_back(static_cast<char>((x / 3 + y / 2 + (x * y) / 97 + next_noise(seed) % 5) & 255));
+  return s;
+}
+
+std::string noisy_wav(std::uint32_t frames) {
+  auto le = [](std::string& s, std::uint32_t v, int n) {
+    for (int i = 0; i < n; ++i) s.push_back(static_cast<char>(v >> (8 * i)));
+  };
+  std::string s = "RIFF";
+  le(s, 36 + frames * 2, 4);
+  s += "WAVEfmt ";
+  le(s, 16, 4);
+  le(s, 1, 2);
+  le(s, 1, 2);
+  le(s, 16000, 4);
+  le(s, 32000, 4);
+  le(s, 2, 2);
+  le(s, 16, 2);
+  s += "data";
+  le(s, frames * 2, 4);
+  std::uint32_t seed = 2, phase = 0;
+  for (std::uint32_t i = 0; i < frames; ++i) {
+    phase += 300 + i / 50;  // a rising triangle wave
+    const int tri = static_cast<int>((phase >> 4) % 2048);
+    const int v = (tri < 1024 ? tri : 2047 - tri) * 12 - 6000 + static_cast<int>(next_noise(seed) % 64);
+    le(s, static_cast<std::uint32_t>(v), 2);
+  }
+  return s;
+}
+
+// An image or a recording, with a little text around it, is coded by its
+// codec alone: no model runs, and it decodes without the model.
+TEST(Engine, ImagesAndAudioAreCodedByTheirCodecs) {
+  for (const std::string& media : {noisy_pgm(128, 64), noisy_wav(6000)}) {
+    const std::string in = "header text\n" + media + "trailing text\n";
+    Stats s;
+    const std::string z = compress_with(random_model_path(), in, 2, &s);
+    EXPECT_LT(z.size(), in.size() * 3 / 4);
+    EXPECT_EQ(s.media_frames, 1u);
+    EXPECT_EQ(s.lzma2_frames, 0u);
+    EXPECT_TRUE(s.devices.empty()) << "the model ran on a frame of pixels or samples";
+    std::istringstream listed(z);
+    const std::vector<StreamInfo> streams = list(listed);
+    const FrameInfo& frame = streams.at(0).frame_details.at(0);
+    bool codec_chunk = false;
+    for (const ChunkModeCount& m : frame.modes) codec_chunk = codec_chunk || m.mode == "image" || m.mode == "audio";
+    EXPECT_TRUE(codec_chunk);
+    std::string out;
+    const Stats d = decompress_without_model(z, &out);
+    EXPECT_EQ(out, in);
+    EXPECT_EQ(d.media_frames, 1u);
+  }
+}
+
+// An image longer than a frame is coded as pixels in every frame it spans.
+TEST(Engine, AnImageLongerThanAFrameIsPixelsInEveryFrame) {
+  const std::string in = noisy_pgm(600, 1100);  // 660 KB: three frames of 256 KiB
+  CompressOptions o;
+  o.models.explicit_path = random_model_path();
+  o.chunk_bytes = 1024;
+  std::istringstream is(in);
+  std::ostringstream os;
+  const Stats s = compress(is, os, o);
+  EXPECT_EQ(s.frames, 3u);
+  EXPECT_EQ(s.media_frames, 3u);
+  EXPECT_EQ(decompress_with(random_model_path(), os.str()), in);
+}
+
+// Headers that lie (an image of noise, a recording cut short, a header with
+// nothing after it) still round-trip, whichever coder takes them.
+TEST(Engine, MediaHeadersThatLieStillRoundTrip) {
+  const std::vector<std::string> inputs = {
+      "P5\n100 100\n255\n" + random_bytes(10000, 3),
+      noisy_wav(6000).substr(0, 5001),
+      "P6 1000 1000 255\n" + text(3000),
+      text(5000) + noisy_pgm(64, 64) + text(20000) + noisy_wav(3000) + random_bytes(999, 4),
+  };
+  for (const std::string& in : inputs) {
+    const std::string z = compress_with(random_model_path(), in, 2);
+    EXPECT_EQ(decompress_with(random_model_path(), z), in);
+  }
+}
+
+// Records of counters and noisy fields: context mixing (record and order-n
+// contexts) codes them well below LZMA2, and the text model does not run.
+TEST(Engine, BinaryRecordsAreContextMixingChunks) {
+  std::string in;
+  std::uint32_t seed = 9;
+  for (std::uint32_t i = 0; i < 4000; ++i) {
+    const std::uint32_t fields[4] = {i, 1000 + i * 3, 70000 + next_noise(seed) % 7, next_noise(seed) % 3};
+    for (std::uint32_t f : fields)
+      for (int b = 0; b < 4; ++b) in.push_back(static_cast<char>(f >> (8 * b)));
+  }
+  Stats s;
+  const std::string z = compress_with(random_model_path(), in, 2, &s);
+  EXPECT_EQ(s.context_mixing_frames, 1u);
+  EXPECT_EQ(s.symbols, 0u);
+  EXPECT_TRUE(s.devices.empty()) << "the text model ran on records";
+  const Frame lzma2 = byte_coded_frame(reinterpret_cast<const std::uint8_t*>(in.data()), in.size(), 1, ChunkMode::Lzma2);
+  EXPECT_LT(z.size(), frame_cost(lzma2));
+  std::string out;
+  const Stats d = decompress_without_model(z, &out);
+  EXPECT_EQ(out, in);
+  EXPECT_EQ(d.context_mixing_frames, 1u);
 }
 
 // Frames of more than 16 MiB are cut into LZMA2 chunks of at most 16 MiB.
@@ -600,10 +729,14 @@ TEST(Engine, Lzma2CutsLargeFramesIntoChunksOfAtMost16MiB) {
   CompressOptions o;
   o.models.explicit_path = random_model_path();
   o.chunk_bytes = 1u << 20;  // frames of 64 MiB
+  // A quarter of 1 GiB holds LZMA2's encoder of a 16 MiB chunk, not context
+  // mixing's, which would take a minute here to lose to LZMA2.
+  o.memory_limit = std::uint64_t{1} << 30;
   std::istringstream is(in);
   std::ostringstream os;
   const Stats s = compress(is, os, o);
   EXPECT_EQ(s.lzma2_frames, 1u);
+  EXPECT_EQ(s.context_mixing_frames, 0u);
   EXPECT_EQ(s.chunks, 2u);
   EXPECT_EQ(decompress_with(random_model_path(), os.str()), in);
 }
@@ -624,7 +757,8 @@ TEST(Engine, TextTheModelCodesBetterGetsNetworkChunks) {
   for (std::size_t i = 0; i < prose.size(); ++i)
     if (prose[i] == '\n') prose[i] = '\x01';
   ASSERT_FALSE(looks_like_text(reinterpret_cast<const std::uint8_t*>(prose.data()), prose.size()));
-  const Frame lzma2 = lzma2_frame(reinterpret_cast<const std::uint8_t*>(prose.data()), prose.size(), 1);
+  const Frame lzma2 =
+      byte_coded_frame(reinterpret_cast<const std::uint8_t*>(prose.data()), prose.size(), 1, ChunkMode::Lzma2);
   const std::string z = compress_with(default_model_path(), prose, 2, &s);
   EXPECT_EQ(s.lzma2_frames, 0u);
   EXPECT_LT(s.stored_chunks, s.chunks);
@@ -780,6 +914,9 @@ std::string compress_at_level_1(const std::string& in, const std::string& explic
   o.level = 1;
   o.threads = 2;
   o.chunk_bytes = 1024;
+  // Context mixing's tables do not fit a quarter of this, so the models
+  // (and LZMA2) code the frames: what these tests are about.
+  o.memory_limit = std::uint64_t{200} << 20;
   o.models.explicit_path = explicit_model;
   o.models.program_path = "/nonexistent/lmzip";
   std::istringstream is(in);

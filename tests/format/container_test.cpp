@@ -531,6 +531,16 @@ TEST(Container, RejectsInvalidChunkEntries) {
       {ChunkMode::Lzma2, 5, 0, 6},           // LZMA2 larger than the original
       {ChunkMode::Lzma2, 5, 0, 0},           // LZMA2 without payload
       {ChunkMode::Lzma2, kMaxChunkBytes + 1, 0, 2},  // LZMA2 over the chunk limit
+      {ChunkMode::ContextMixing, 5, 1, 2},   // context mixing with symbols
+      {ChunkMode::ContextMixing, 5, 0, 5},   // context mixing not smaller than the original
+      {ChunkMode::ContextMixing, 5, 0, 0},   // context mixing without payload
+      {ChunkMode::Image, 5, 1, 2},           // image with symbols
+      {ChunkMode::Image, 5, 0, 5},           // image not smaller than the original
+      {ChunkMode::Image, 5, 0, 0},           // image without payload
+      {ChunkMode::Audio, 5, 1, 2},           // audio with symbols
+      {ChunkMode::Audio, 5, 0, 7},           // audio larger than the original
+      {ChunkMode::Audio, 5, 0, 0},           // audio without payload
+      {ChunkMode::Audio, kMaxChunkBytes + 1, 0, 2},  // audio over the chunk limit
   };
   for (const ChunkEntry& entry : invalid) {
     RawStream raw;
@@ -586,14 +596,34 @@ TEST(Container, Lzma2ChunksGoWithStoredChunksOnly) {
   };
   EXPECT_EQ(error_of({{ChunkMode::Lzma2, 5, 0, 4}, {ChunkMode::Stored, 3, 0, 3}, {ChunkMode::Lzma2, 9, 0, 1}}),
             "(no error)");
+  EXPECT_EQ(error_of({{ChunkMode::ContextMixing, 5, 0, 4}, {ChunkMode::Lzma2, 9, 0, 1}}), "(no error)");
   for (const ChunkRecipe& r : kChunkRecipes) {
     if (r.coder != ChunkCoder::Network) continue;
     EXPECT_EQ(error_of({{ChunkMode::Lzma2, 5, 0, 4}, {r.mode, 4, 2, 2}}),
-              "frame at byte offset 42 mixes LZMA2 chunks with network-coded chunks")
+              "frame at byte offset 42 mixes LZMA2 or context-mixing chunks with network-coded chunks")
         << r.name;
     EXPECT_NE(error_of({{r.mode, 4, 2, 2}, {ChunkMode::Stored, 1, 0, 1}, {ChunkMode::Lzma2, 5, 0, 4}}).find("mixes LZMA2"),
               std::string::npos)
         << r.name;
+    EXPECT_NE(error_of({{ChunkMode::ContextMixing, 5, 0, 4}, {r.mode, 4, 2, 2}}).find("mixes LZMA2 or context-mixing"),
+              std::string::npos)
+        << r.name;
+  }
+}
+
+// Image and audio chunks need no model: they go beside any other chunks.
+TEST(Container, ImageAndAudioChunksGoWithEveryOtherMode) {
+  for (const ChunkRecipe& r : kChunkRecipes) {
+    const std::uint32_t symbols = r.coder == ChunkCoder::Network ? 2 : 0;
+    const std::uint32_t payload = r.coder == ChunkCoder::Stored ? 4 : 2;
+    const std::vector<ChunkEntry> entries = {
+        {ChunkMode::Image, 6, 0, 3}, {r.mode, 4, symbols, payload}, {ChunkMode::Audio, 8, 0, 5}};
+    RawStream raw;
+    raw.header();
+    raw.frame_table(entries, 3);
+    raw.bytes.resize(raw.bytes.size() + 3 + payload + 5 + 4);
+    raw.end(18, 1);
+    EXPECT_EQ(read_error(raw.bytes), "(no error)") << r.name;
   }
 }
 

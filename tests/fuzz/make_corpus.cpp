@@ -1,6 +1,7 @@
 // Writes the seed corpora for the fuzz targets into tests/fuzz/corpus/<target>/:
 // small model files, .lmz streams made with the tiny fuzz models (stored and
-// coded chunks, several frames, two streams back to back) and raw inputs for
+// coded chunks, several frames, two streams back to back, LZMA2, image and
+// audio chunks) and raw inputs for
 // the round trip. Deterministic: running it again writes the same files.
 // decompress/v<N>_*.lmz hold chunks of mode N, written by earlier versions
 // (CHANGELOG.md) and kept so that every mode no level writes today stays
@@ -31,10 +32,11 @@ void write_file(const std::string& path, const std::string& bytes) {
 }
 
 std::string compress(const std::string& model, const std::string& data, std::uint32_t chunk_bytes,
-                     lmzip::Stats* stats = nullptr) {
+                     lmzip::Stats* stats = nullptr, std::uint64_t memory_limit = 0) {
   lmzip::CompressOptions o;
   o.models.explicit_path = model;
   o.chunk_bytes = chunk_bytes;
+  o.memory_limit = memory_limit;
   std::istringstream in(data);
   std::ostringstream out;
   lmzip::Stats s = lmzip::compress(in, out, o);
@@ -55,6 +57,48 @@ std::string pseudo_random(std::size_t size, std::uint32_t seed) {
     seed = seed * 1664525u + 1013904223u;
     c = static_cast<char>(seed >> 24);
   }
+  return s;
+}
+
+// A smooth image with a little noise (PGM or PPM) and a triangle wave with
+// a little noise (WAV): what the image and audio codecs shrink.
+std::string test_image(int width, int height, int channels, std::uint32_t seed) {
+  std::string s = std::string(channels == 1 ? "P5" : "P6") + "\n" + std::to_string(width) + " " +
+                  std::to_string(height) + "\n255\n";
+  for (int y = 0; y < height; ++y)
+    for (int x = 0; x < width; ++x)
+      for (int c = 0; c < channels; ++c) {
+        seed = seed * 1664525u + 1013904223u;
+        s.push_back(static_cast<char>((x * 3 + y * 2 + c * 40 + static_cast<int>(seed >> 30)) & 255));
+      }
+  return s;
+}
+
+std::string test_wav(std::uint32_t frames, std::uint32_t channels, std::uint32_t bits, std::uint32_t seed) {
+  auto le = [](std::string& s, std::uint32_t v, int n) {
+    for (int i = 0; i < n; ++i) s.push_back(static_cast<char>(v >> (8 * i)));
+  };
+  const std::uint32_t block = channels * bits / 8;
+  std::string s = "RIFF";
+  le(s, 36 + frames * block, 4);
+  s += "WAVEfmt ";
+  le(s, 16, 4);
+  le(s, 1, 2);
+  le(s, channels, 2);
+  le(s, 8000, 4);
+  le(s, 8000 * block, 4);
+  le(s, block, 2);
+  le(s, bits, 2);
+  s += "data";
+  le(s, frames * block, 4);
+  for (std::uint32_t i = 0; i < frames; ++i)
+    for (std::uint32_t c = 0; c < channels; ++c) {
+      seed = seed * 1664525u + 1013904223u;
+      const int phase = static_cast<int>((i * (3 + c)) % 200);
+      const int wave = (phase < 100 ? phase : 200 - phase) - 50;  // -50..50
+      if (bits == 8) le(s, static_cast<std::uint32_t>(128 + wave + static_cast<int>(seed >> 30)), 1);
+      else le(s, static_cast<std::uint32_t>(wave * 300 + static_cast<int>(seed >> 28)), bits / 8);
+    }
   return s;
 }
 
@@ -111,6 +155,7 @@ int main(int argc, char** argv) {
   struct Seed {
     std::string name, model, data;
     std::uint32_t chunk_bytes;
+    std::uint64_t memory_limit = 0;  // -M; 0: the default
   };
   std::vector<Seed> seeds = {
       {"empty.lmz", byte_model, "", 0},
@@ -123,14 +168,22 @@ int main(int argc, char** argv) {
   seeds.push_back({"coded_run.lmz", byte_model, std::string(300, favoured), 150});
   seeds.push_back({"coded_mixed.lmz", byte_model, std::string(150, favoured) + text + std::string(150, favoured), 200});
   seeds.push_back({"token_coded.lmz", token_model, std::string(240, token_favoured), 120});
-  // LZMA2 finds the repeats of a random block, the model cannot: lzma2 chunks.
-  seeds.push_back({"lzma2.lmz", byte_model, repeat(pseudo_random(200, 3), 3000), 1000});
+  // The repeats of a random block: context mixing codes them smaller than
+  // LZMA2 does; under a limit too small for its tables, LZMA2 codes them.
+  seeds.push_back({"context_mix.lmz", byte_model, repeat(pseudo_random(200, 3), 3000), 1000});
+  seeds.push_back({"lzma2.lmz", byte_model, repeat(pseudo_random(200, 3), 3000), 1000, std::uint64_t{16} << 20});
+  // Pixels and samples: image and audio chunks beside stored ones (headers).
+  seeds.push_back({"image_grey.lmz", byte_model, test_image(64, 32, 1, 5), 0});
+  seeds.push_back({"image_rgb.lmz", byte_model, "text before\n" + test_image(24, 20, 3, 6), 0});
+  seeds.push_back({"audio_stereo.lmz", byte_model, test_wav(400, 2, 16, 7), 0});
+  seeds.push_back({"audio_8bit.lmz", byte_model, test_wav(1500, 1, 8, 8), 0});
   std::string concatenated;
   for (const Seed& seed : seeds) {
     lmzip::Stats s;
-    const std::string lmz = compress(seed.model, seed.data, seed.chunk_bytes, &s);
+    const std::string lmz = compress(seed.model, seed.data, seed.chunk_bytes, &s, seed.memory_limit);
     std::cerr << seed.name << ": " << seed.data.size() << " -> " << lmz.size() << " bytes, " << s.chunks
-              << " chunks, " << s.stored_chunks << " stored, " << s.lzma2_frames << " LZMA2 frames\n";
+              << " chunks, " << s.stored_chunks << " stored, " << s.lzma2_frames << " LZMA2 frames, "
+              << s.context_mixing_frames << " context-mixing frames, " << s.media_frames << " image or audio frames\n";
     write_file(root + "/decompress/" + seed.name, lmz);
     if (concatenated.size() < 2000) concatenated += lmz;
   }
@@ -144,6 +197,8 @@ int main(int argc, char** argv) {
   write_file(root + "/roundtrip/random", pseudo_random(800, 2));
   write_file(root + "/roundtrip/runs_small_chunks",
              std::string("\x02", 1) + std::string(400, favoured) + text);
+  write_file(root + "/roundtrip/image", pseudo_random(1, 9) + test_image(40, 30, 3, 9));
+  write_file(root + "/roundtrip/audio", pseudo_random(1, 10) + test_wav(700, 1, 16, 10));
   std::string all(256, '\0');
   for (int i = 0; i < 256; ++i) all[i] = static_cast<char>(i);
   write_file(root + "/roundtrip/all_bytes", "\xfe" + all);
