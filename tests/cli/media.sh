@@ -38,8 +38,18 @@ row = (90 * 3 + 3) & ~3
 bmp_pixels = b''.join(image(90, 1, 3) + b'\0' * (row - 270) for _ in range(60))
 bmp = (b'BM' + struct.pack('<IHHI', 54 + len(bmp_pixels), 0, 0, 54) +
        struct.pack('<IiiHHIIiiII', 40, 90, 60, 1, 24, 0, len(bmp_pixels), 2835, 2835, 0, 0) + bmp_pixels)
+def aiff(n, channels):
+    # 16-bit big-endian samples, the 80-bit sample rate 22050 Hz.
+    data = b''.join(struct.pack('>h', v) for (v,) in struct.iter_unpack('<h', tone(n, channels, 16)))
+    comm = struct.pack('>hIh', channels, n, 16) + bytes.fromhex('400DAC44000000000000')
+    ssnd = struct.pack('>II', 0, 0) + data
+    body = b'AIFF' + b'COMM' + struct.pack('>I', len(comm)) + comm + b'SSND' + struct.pack('>I', len(ssnd)) + ssnd
+    return b'FORM' + struct.pack('>I', len(body)) + body
+pgm16 = b'P5\n120 80\n65535\n' + b''.join(struct.pack('>H', (x * 300 + y * 500 + rnd.randint(0, 40)) % 65536)
+                                          for y in range(80) for x in range(120))
 files = {'photo.ppm': ppm, 'grey.pgm': pgm, 'pic.bmp': bmp, 'mono.wav': wav(20000, 1, 16),
-         'stereo.wav': wav(12000, 2, 16), 'eight.wav': wav(15000, 1, 8), 'deep.wav': wav(8000, 2, 24)}
+         'stereo.wav': wav(12000, 2, 16), 'eight.wav': wav(15000, 1, 8), 'deep.wav': wav(8000, 2, 24),
+         'tone.aiff': aiff(15000, 2), 'deep.pgm': pgm16}
 for name, data in files.items():
     open(name, 'wb').write(data)
 text = b''.join(b'line %d of a text file that sits beside the pictures\n' % i for i in range(1500))
@@ -57,7 +67,7 @@ EOF
 # modes FILE.lmz: the chunk modes of lmzip -l -v's frames.
 modes() { "$LMZIP" -l -v "$1" | awk '/Chunk modes/ { on = 1; next } on'; }
 
-for f in photo.ppm grey.pgm pic.bmp mono.wav stereo.wav eight.wav deep.wav bundle.tar cut.ppm liar.pgm shortwav.wav; do
+for f in photo.ppm grey.pgm deep.pgm pic.bmp mono.wav stereo.wav eight.wav deep.wav tone.aiff bundle.tar cut.ppm liar.pgm shortwav.wav; do
   for level in 1 5; do
     expect_rc 0 "compress $f at -$level" "$LMZIP" -"$level" -k -f -c "$f" > "$f.lmz" || continue
     expect_rc 0 "decompress $f" "$LMZIP" -d -c "$f.lmz" > "$f.out"
@@ -66,20 +76,20 @@ for f in photo.ppm grey.pgm pic.bmp mono.wav stereo.wav eight.wav deep.wav bundl
 done
 
 # Alone, each is one image or audio chunk, far below its size and below xz's.
-for f in photo.ppm grey.pgm pic.bmp; do
+for f in photo.ppm grey.pgm deep.pgm pic.bmp; do
   modes "$f.lmz" | grep -q "image x1" || fail "$f: no image chunk: $(modes "$f.lmz")"
 done
-for f in mono.wav stereo.wav eight.wav deep.wav shortwav.wav; do
+for f in mono.wav stereo.wav eight.wav deep.wav tone.aiff shortwav.wav; do
   modes "$f.lmz" | grep -q "audio x1" || fail "$f: no audio chunk: $(modes "$f.lmz")"
 done
-for f in photo.ppm grey.pgm pic.bmp mono.wav stereo.wav deep.wav; do
+for f in photo.ppm grey.pgm deep.pgm pic.bmp mono.wav stereo.wav deep.wav tone.aiff; do
   size=$(stat -c %s "$f.lmz")
   xz_size=$(xz -9e -c "$f" | wc -c)
   [ "$size" -lt "$xz_size" ] || fail "$f: $size bytes at -5, xz -9e makes $xz_size"
 done
 # In a tar beside text: the images and recordings keep their codecs.
-modes bundle.tar.lmz | grep -q "image x3" || fail "bundle.tar: not three image chunks: $(modes bundle.tar.lmz)"
-modes bundle.tar.lmz | grep -q "audio x4" || fail "bundle.tar: not four audio chunks: $(modes bundle.tar.lmz)"
+modes bundle.tar.lmz | grep -q "image x4" || fail "bundle.tar: not four image chunks: $(modes bundle.tar.lmz)"
+modes bundle.tar.lmz | grep -q "audio x5" || fail "bundle.tar: not five audio chunks: $(modes bundle.tar.lmz)"
 # Cut short: the whole rows are still pixels.
 modes cut.ppm.lmz | grep -q "image x1" || fail "cut.ppm: no image chunk: $(modes cut.ppm.lmz)"
 # A flipped byte in an image chunk's payload is found, named, and nothing is written.
