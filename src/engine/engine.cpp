@@ -179,23 +179,30 @@ std::vector<ChunkSpan> plan_around_media(const Frame& media, std::size_t chunk_b
   return spans;
 }
 
-bool holds_context_mixing(const Frame& frame) {
-  return std::any_of(frame.chunks.begin(), frame.chunks.end(),
-                     [](const ChunkEntry& e) { return recipe(e.mode).coder == ChunkCoder::ContextMixing; });
-}
-
-bool holds_lzma2(const Frame& frame) {
-  return std::any_of(frame.chunks.begin(), frame.chunks.end(),
-                     [](const ChunkEntry& e) { return recipe(e.mode).coder == ChunkCoder::Lzma2; });
-}
-
-std::size_t media_chunks(const Frame& frame) {
-  return static_cast<std::size_t>(std::count_if(frame.chunks.begin(), frame.chunks.end(), [](const ChunkEntry& e) {
-    return recipe(e.mode).coder == ChunkCoder::Image || recipe(e.mode).coder == ChunkCoder::Audio;
+// How many of the frame's chunks `coder` codes (any of the two given).
+std::size_t chunks_coded_by(const Frame& frame, ChunkCoder coder, ChunkCoder or_coder) {
+  return static_cast<std::size_t>(std::count_if(frame.chunks.begin(), frame.chunks.end(), [&](const ChunkEntry& e) {
+    return recipe(e.mode).coder == coder || recipe(e.mode).coder == or_coder;
   }));
 }
+std::size_t chunks_coded_by(const Frame& frame, ChunkCoder coder) { return chunks_coded_by(frame, coder, coder); }
+std::size_t media_chunks(const Frame& frame) { return chunks_coded_by(frame, ChunkCoder::Image, ChunkCoder::Audio); }
 
-bool holds_media(const Frame& frame) { return media_chunks(frame) > 0; }
+// Decodes a chunk that needs no model (LZMA2, context mixing, image, audio)
+// into out[0, size); false with the reason in *why.
+bool decode_without_model(ChunkCoder coder, const std::vector<std::uint8_t>& payload, std::uint8_t* out,
+                          std::size_t size, std::string* why) {
+  switch (coder) {
+    case ChunkCoder::Lzma2: return lzma2_decode(payload.data(), payload.size(), out, size, why);
+    case ChunkCoder::ContextMixing: return context_mixing_decode(payload.data(), payload.size(), out, size, why);
+    case ChunkCoder::Image: return decode_image(payload.data(), payload.size(), out, size, why);
+    case ChunkCoder::Audio: return decode_audio(payload.data(), payload.size(), out, size, why);
+    case ChunkCoder::Stored:
+    case ChunkCoder::Network: break;
+  }
+  *why = "not a chunk that decodes without the model";
+  return false;
+}
 
 bool holds_network_coded(const Frame& frame) {
   return std::any_of(frame.chunks.begin(), frame.chunks.end(),
@@ -476,9 +483,9 @@ Stats compress(std::istream& in, std::ostream& out, const CompressOptions& optio
       frame.original_crc = crc32(f.data.data(), f.size);
       // A frame the model took no part in keeps the model in force: no model block.
       if (holds_network_coded(frame)) frame.model_id = session->id;
-      stats.lzma2_frames += holds_lzma2(frame);
-      stats.context_mixing_frames += holds_context_mixing(frame);
-      stats.media_frames += holds_media(frame);
+      stats.lzma2_frames += chunks_coded_by(frame, ChunkCoder::Lzma2) > 0;
+      stats.context_mixing_frames += chunks_coded_by(frame, ChunkCoder::ContextMixing) > 0;
+      stats.media_frames += media_chunks(frame) > 0;
       stats.ideal_bits += network_bits;
       for (const ChunkEntry& e : frame.chunks) {
         stats.symbols += e.symbol_count;
@@ -627,50 +634,32 @@ Stats decompress(std::istream& in, std::ostream& out, const DecompressOptions& o
                 bytes += tasks[next_task++].bytes;  // of the declared size (decode_chunks checked)
                 stats.symbols += e.symbol_count;
                 break;
-              case ChunkCoder::Lzma2: {
-                // Its decoder takes the dictionary (at most 16 MiB) and under
-                // 64 KiB beside it (lzma2_decoder_bytes), one chunk at a
-                // time: within the room the limit leaves, not weighed.
-                const std::size_t at = bytes.size();
-                bytes.resize(at + e.original_size);
-                std::string why;
-                if (!lzma2_decode(payload.data(), payload.size(), reinterpret_cast<std::uint8_t*>(&bytes[at]),
-                                  e.original_size, &why))
-                  throw chunk_corrupt(frame, i, why);
-                break;
-              }
-              case ChunkCoder::ContextMixing: {
-                // Its tables are sized by the chunk (context_mixing_bytes),
-                // weighed against the limit beside the frames' bytes.
-                const std::uint64_t need = context_mixing_bytes(e.original_size) + 2 * frame.original_size();
-                if (need > limit) throw ModelSession::memory_limit_error("decoding", need, limit);
-                const std::size_t at = bytes.size();
-                bytes.resize(at + e.original_size);
-                std::string why;
-                if (!context_mixing_decode(payload.data(), payload.size(), reinterpret_cast<std::uint8_t*>(&bytes[at]),
-                                           e.original_size, &why))
-                  throw chunk_corrupt(frame, i, why);
-                break;
-              }
+              case ChunkCoder::Lzma2:
+              case ChunkCoder::ContextMixing:
               case ChunkCoder::Image:
               case ChunkCoder::Audio: {
-                // The codecs' state is a few rows or filters and fixed
-                // tables, beside the bytes: not weighed, as LZMA2's.
+                // Context mixing's tables are sized by the chunk
+                // (context_mixing_bytes): weighed against the limit beside
+                // the frames' bytes. LZMA2's dictionary (at most 16 MiB) and
+                // the codecs' few rows or filters fit the room the limit
+                // leaves, one chunk at a time: not weighed.
+                if (recipe(e.mode).coder == ChunkCoder::ContextMixing) {
+                  const std::uint64_t need = context_mixing_bytes(e.original_size) + 2 * frame.original_size();
+                  if (need > limit) throw ModelSession::memory_limit_error("decoding", need, limit);
+                }
                 const std::size_t at = bytes.size();
                 bytes.resize(at + e.original_size);
-                auto* target = reinterpret_cast<std::uint8_t*>(&bytes[at]);
                 std::string why;
-                const bool ok = recipe(e.mode).coder == ChunkCoder::Image
-                                    ? decode_image(payload.data(), payload.size(), target, e.original_size, &why)
-                                    : decode_audio(payload.data(), payload.size(), target, e.original_size, &why);
-                if (!ok) throw chunk_corrupt(frame, i, why);
+                if (!decode_without_model(recipe(e.mode).coder, payload, reinterpret_cast<std::uint8_t*>(&bytes[at]),
+                                          e.original_size, &why))
+                  throw chunk_corrupt(frame, i, why);
                 break;
               }
             }
           }
-          stats.lzma2_frames += holds_lzma2(frame);
-          stats.context_mixing_frames += holds_context_mixing(frame);
-          stats.media_frames += holds_media(frame);
+          stats.lzma2_frames += chunks_coded_by(frame, ChunkCoder::Lzma2) > 0;
+          stats.context_mixing_frames += chunks_coded_by(frame, ChunkCoder::ContextMixing) > 0;
+          stats.media_frames += media_chunks(frame) > 0;
           if (crc32(bytes.data(), bytes.size()) != frame.original_crc)
             throw corrupt("checksum mismatch in the frame at byte offset " + std::to_string(frame.offset) +
                           ": the data is corrupt");
