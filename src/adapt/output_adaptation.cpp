@@ -3,6 +3,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstring>
 #include <stdexcept>
 #include <utility>
 
@@ -132,7 +133,8 @@ void OutputAdaptation::set_width(std::uint32_t width) {
   width_ = width;
   stride_ = (width + 31) / 32 * 32;
   matrix_size_ = matrix_bytes(vocab_, width) / sizeof(std::int16_t);
-  matrices_.assign(matrix_size_ * groups_, 0);
+  matrices_ = ZeroedArray<std::int16_t>(matrix_size_ * groups_);
+  written_ = ZeroedArray<std::uint8_t>(std::size_t{groups_} * padded_vocab());
 }
 
 void OutputAdaptation::assign(std::uint32_t slot, std::int32_t group) {
@@ -143,15 +145,26 @@ void OutputAdaptation::assign(std::uint32_t slot, std::int32_t group) {
 
 void OutputAdaptation::adjustments(std::uint32_t group, const std::int8_t* x, std::size_t n, std::int32_t* out) const {
   const std::int16_t* d = matrix(group);
+  const std::uint8_t* written = written_.data() + std::size_t{group} * padded_vocab();
+  // Blocks of 8 rows none of which was written add zero.
+  auto zero_block = [&](std::uint32_t o) {
+    std::uint64_t flags;
+    std::memcpy(&flags, written + o, sizeof flags);
+    return flags == 0;
+  };
   if (avx2_kernels()) {
     std::vector<std::int16_t> wide(n * stride_, 0);
     for (std::size_t i = 0; i < n; ++i)
       for (std::uint32_t j = 0; j < width_; ++j) wide[i * stride_ + j] = x[i * width_ + j];
     std::vector<std::int32_t> sums(n * 8);
     for (std::uint32_t o = 0; o < vocab_; o += 8) {
+      const std::uint32_t outputs = std::min<std::uint32_t>(8, vocab_ - o);
+      if (zero_block(o)) {
+        for (std::size_t i = 0; i < n; ++i) std::fill_n(out + i * vocab_ + o, outputs, 0);
+        continue;
+      }
       (vnni_kernels() ? eight_sums_vnni : eight_sums_avx2)(d + std::size_t{o} * stride_, stride_, wide.data(), n,
                                                            sums.data());
-      const std::uint32_t outputs = std::min<std::uint32_t>(8, vocab_ - o);
       for (std::size_t i = 0; i < n; ++i)
         for (std::uint32_t k = 0; k < outputs; ++k)
           out[i * vocab_ + o + k] = static_cast<std::int32_t>(round_shift(sums[i * 8 + k], kLogitShift));
@@ -160,6 +173,10 @@ void OutputAdaptation::adjustments(std::uint32_t group, const std::int8_t* x, st
   }
   for (std::size_t i = 0; i < n; ++i)
     for (std::uint32_t o = 0; o < vocab_; ++o) {
+      if (!written[o]) {
+        out[i * vocab_ + o] = 0;
+        continue;
+      }
       const std::int16_t* row = d + std::size_t{o} * stride_;
       std::int64_t sum = 0;
       for (std::uint32_t j = 0; j < width_; ++j) sum += std::int64_t{row[j]} * x[i * width_ + j];
@@ -236,6 +253,7 @@ void OutputAdaptation::apply(std::uint32_t first, std::uint32_t last) {
     }
     std::int16_t* d = matrix(static_cast<std::uint32_t>(group)) + std::size_t{o} * stride_;
     (vector ? add_step_avx2 : add_step)(d, step.data(), width_);
+    written_[static_cast<std::size_t>(group) * padded_vocab() + o] = 1;
   }
 }
 

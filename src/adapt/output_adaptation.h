@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "adapt/zeroed_array.h"
 #include "model/predictor.h"
 
 namespace lmzip {
@@ -80,9 +81,16 @@ class OutputAdaptation final : public OutputAdjustment {
     return matrices_.data() + std::size_t{group} * matrix_size_;
   }
 
+  std::uint32_t padded_vocab() const { return (vocab_ + 7) / 8 * 8; }
+
   std::uint32_t vocab_, groups_, width_ = 0, stride_ = 0;
   std::size_t matrix_size_ = 0;
-  std::vector<std::int16_t> matrices_;
+  // Zero pages until written: a short frame touches few rows of its matrix.
+  ZeroedArray<std::int16_t> matrices_;
+  // [group][output]: 1 once row o of D_g has been written. Rows never written
+  // are zero and add nothing, so adjustments() skips them; bytes, not bits,
+  // so apply() calls for disjoint ranges never write the same word.
+  ZeroedArray<std::uint8_t> written_;
   std::vector<std::int32_t> slot_group_;
   std::vector<Recorded> recorded_;  // [slot]
 };
