@@ -171,8 +171,15 @@ void ContextCounts::update(std::size_t i, std::uint32_t symbol, std::uint64_t fr
 }
 
 void ContextCounts::end_step(const std::uint32_t* ids, std::size_t n, const RangeRunner& for_ranges) {
-  for (Frame& fr : frames_) {
-    if (fr.table[0].empty()) continue;
+  // Only the frames of the step's rows have gradients (runs of many short
+  // frames: going over all of them was a tenth of the time).
+  ++steps_;
+  frame_step_.resize(frames_.size(), 0);
+  for (std::size_t i = 0; i < n; ++i) {
+    const Chunk& c = chunks_[ids[i]];
+    if (c.shape.orders == 0 || frame_step_[c.frame] == steps_) continue;
+    frame_step_[c.frame] = steps_;
+    Frame& fr = frames_[c.frame];
     for (int o = 0; o < fr.shape.orders; ++o)
       for (int b = 0; b < kWeightBuckets; ++b) {
         if (fr.rows[o][b] == 0) continue;
@@ -195,6 +202,24 @@ void ContextCounts::end_step(const std::uint32_t* ids, std::size_t n, const Rang
     recent[0] = static_cast<std::uint16_t>(symbols_[i]);
     ++seen_[id];
   }
+}
+
+void ContextCounts::resume_from(std::uint32_t from, std::uint32_t to) {
+  const Chunk &a = chunks_.at(from), &b = chunks_.at(to);
+  if (a.shape.orders == 0 && b.shape.orders == 0) return;
+  const Frame& source = frames_.at(a.frame);
+  Frame& target = frames_.at(b.frame);
+  if (!(a.shape == b.shape)) throw std::invalid_argument("context counts: resuming a chunk of another shape");
+  for (int o = 0; o < source.shape.orders; ++o) {
+    if (source.table[o].size() != target.table[o].size())
+      throw std::invalid_argument("context counts: resuming a frame with tables of another size");
+    std::copy_n(source.table[o].data(), source.table[o].size(), target.table[o].data());
+  }
+  std::copy_n(&source.weights[0][0], kMaxOrders * kWeightBuckets, &target.weights[0][0]);
+  std::copy_n(&source.gradient[0][0], kMaxOrders * kWeightBuckets, &target.gradient[0][0]);
+  std::copy_n(&source.rows[0][0], kMaxOrders * kWeightBuckets, &target.rows[0][0]);
+  std::copy_n(&recent_[std::size_t{from} * kMaxOrders], kMaxOrders, &recent_[std::size_t{to} * kMaxOrders]);
+  seen_[to] = seen_[from];
 }
 
 void ContextCounts::count(const std::uint32_t* ids, std::size_t n, int first, int last) {

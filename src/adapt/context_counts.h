@@ -76,6 +76,12 @@ class ContextCounts {
   using RangeRunner = std::function<void(std::size_t, const std::function<void(std::size_t, std::size_t)>&)>;
   void end_step(const std::uint32_t* ids, std::size_t n, const RangeRunner& for_ranges);
 
+  // Chunk `to`, the only chunk of its frame and at position 0, goes on from
+  // where chunk `from`, the only chunk of its, is: to's frame takes from's
+  // counts and weights, `to` its recent symbols. std::invalid_argument where
+  // the frames' shapes or table sizes differ.
+  void resume_from(std::uint32_t from, std::uint32_t to);
+
  private:
   static constexpr int kWeightBuckets = 16;
   struct Context {
@@ -103,6 +109,8 @@ class ContextCounts {
   std::vector<std::uint32_t> row_ids_;
   std::vector<Context> contexts_;          // per row: kMaxOrders
   std::vector<std::uint32_t> symbols_;     // per row: the symbol coded
+  std::vector<std::uint64_t> frame_step_;  // per frame: the last step whose weights it moved
+  std::uint64_t steps_ = 0;
 };
 
 // The counts a recipe's kind keeps (orders 0: none).

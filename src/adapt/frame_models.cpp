@@ -1,6 +1,7 @@
 #include "adapt/frame_models.h"
 
 #include <algorithm>
+#include <stdexcept>
 
 namespace lmzip {
 
@@ -61,6 +62,21 @@ void FrameModels::admitted(std::uint32_t slot, std::uint32_t chunk) {
   if (!adaptation_) return;
   const Chunk& c = chunks_[chunk];
   adaptation_->assign(slot, recipe(c.mode).adapts_output ? static_cast<std::int32_t>(c.frame) : -1);
+}
+
+bool FrameModels::same_table_sizes(std::uint32_t a, std::uint32_t b) {
+  for (const ContextCounts::Shape& shape : {ContextCounts::kNarrow, ContextCounts::kWide, ContextCounts::kWideLarge})
+    if (ContextCounts::table_bytes(shape, a) != ContextCounts::table_bytes(shape, b)) return false;
+  return MatchModels::frame_table_bytes(a) == MatchModels::frame_table_bytes(b) &&
+         MatchModel::table_bytes(a) == MatchModel::table_bytes(b);
+}
+
+void FrameModels::resume_from(std::uint32_t from, std::uint32_t to) {
+  const Chunk &a = chunks_.at(from), &b = chunks_.at(to);
+  if (a.mode != b.mode || !same_table_sizes(a.symbol_count, b.symbol_count))
+    throw std::invalid_argument("frame models: resuming a chunk of another mode or size");
+  mixer_.resume_from(from, to);
+  if (adaptation_ && recipe(a.mode).adapts_output) adaptation_->copy_group(a.frame, b.frame);
 }
 
 void FrameModels::end_step(const std::uint32_t* ids, std::size_t n, const std::uint32_t* symbols) {

@@ -50,6 +50,16 @@ class FrameModels {
   // After every row of the step is updated; row i coded symbols[i].
   void end_step(const std::uint32_t* ids, std::size_t n, const std::uint32_t* symbols);
 
+  // Whether frames of one chunk of a and of b symbols (of one mode) get
+  // tables of one size, so that one can go on from the other.
+  static bool same_table_sizes(std::uint32_t a, std::uint32_t b);
+  // Chunk `to`, the only chunk of its frame, admitted and at position 0, goes
+  // on from where chunk `from`, the only chunk of its frame, is: to's frame
+  // takes what from's has learned (counts, matches, output adaptation), so
+  // its tables are those of a chunk that coded from's symbols first
+  // (std::invalid_argument unless same_table_sizes() and one mode).
+  void resume_from(std::uint32_t from, std::uint32_t to);
+
  private:
   Predictor& predictor_;
   const std::vector<Chunk>& chunks_;

@@ -1,6 +1,7 @@
 #include "adapt/match_model.h"
 
 #include <algorithm>
+#include <stdexcept>
 
 #include "coder/range_coder.h"
 #include "model/int_ops.h"
@@ -73,10 +74,20 @@ void HitRates::update(bool hit) {
   bucket_ = -1;
 }
 
+namespace {
+// At most 64 KiB a chunk, however many symbols a (hostile) chunk declares:
+// thousands of chunks may run at once. history_ grows only as symbols come.
+int chunk_table_bits(std::uint32_t symbol_count) {
+  return std::clamp(floor_log2(std::max<std::uint32_t>(symbol_count, 1)), 10, 14);
+}
+}  // namespace
+
+std::size_t MatchModel::table_bytes(std::uint32_t symbol_count) {
+  return (std::size_t{1} << chunk_table_bits(symbol_count)) * sizeof(std::uint32_t);
+}
+
 MatchModel::MatchModel(std::uint32_t symbol_count) {
-  // At most 64 KiB a chunk, however many symbols a (hostile) chunk declares:
-  // thousands of chunks may run at once. history_ grows only as symbols come.
-  const int bits = std::clamp(floor_log2(std::max<std::uint32_t>(symbol_count, 1)), 10, 14);
+  const int bits = chunk_table_bits(symbol_count);
   last_seen_.assign(std::size_t{1} << bits, 0);
   hash_shift_ = 32 - bits;
 }
@@ -194,6 +205,27 @@ void MatchModels::update(std::size_t i, std::uint32_t symbol, bool last) {
   m->update(symbol);
   // Frame chunks keep their history for the others till the run ends.
   if (last && !shares_frame(chunks_[id].mode)) m.reset();
+}
+
+void MatchModels::resume_from(std::uint32_t from, std::uint32_t to) {
+  const Chunk &a = chunks_.at(from), &b = chunks_.at(to);
+  if (a.mode != b.mode) throw std::invalid_argument("match models: resuming a chunk of another mode");
+  if (models_[from] && MatchModel::table_bytes(a.symbol_count) != MatchModel::table_bytes(b.symbol_count))
+    throw std::invalid_argument("match models: resuming a chunk with a table of another size");
+  models_[to] = models_[from];
+  frame_matches_[to] = frame_matches_[from];
+  if (!shares_frame(a.mode)) return;
+  const FrameTable& source = tables_.at(a.frame);
+  FrameTable& target = tables_.at(b.frame);
+  if (source.last_seen.size() != target.last_seen.size())
+    throw std::invalid_argument("match models: resuming a frame with a table of another size");
+  // Entries name the chunk whose history they point into: from's become to's.
+  for (std::size_t k = 0; k < source.last_seen.size(); ++k) {
+    const std::uint64_t seen = source.last_seen[k];
+    target.last_seen[k] = seen != 0 && (seen >> 32) == std::uint64_t{from} + 1
+                              ? (std::uint64_t{to} + 1) << 32 | (seen & 0xFFFFFFFFu)
+                              : seen;
+  }
 }
 
 void MatchModels::end_step(const std::uint32_t* ids, std::size_t n) {

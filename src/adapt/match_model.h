@@ -41,6 +41,8 @@ class MatchModel {
  public:
   // A model for a chunk of symbol_count symbols (sizes its table).
   explicit MatchModel(std::uint32_t symbol_count);
+  // The bytes of that table.
+  static std::size_t table_bytes(std::uint32_t symbol_count);
 
   // Whether a match predicts the next symbol, and which.
   bool predicts() const { return length_ > 0; }
@@ -97,6 +99,10 @@ class MatchModels {
   // After every row of the step is updated: frame matches are looked up and
   // the step's contexts entered, in row order.
   void end_step(const std::uint32_t* ids, std::size_t n);
+
+  // Chunk `to`, the only chunk of its frame and at position 0, goes on from
+  // where chunk `from`, the only chunk of its, is (as ContextCounts::resume_from).
+  void resume_from(std::uint32_t from, std::uint32_t to);
 
  private:
   enum class Source : std::uint8_t { None, Chunk, Frame };

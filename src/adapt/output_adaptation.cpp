@@ -257,6 +257,18 @@ void OutputAdaptation::apply(std::uint32_t first, std::uint32_t last) {
   }
 }
 
+void OutputAdaptation::copy_group(std::uint32_t from, std::uint32_t to) {
+  if (from >= groups_ || to >= groups_) throw std::out_of_range("output adaptation: no such frame");
+  const std::uint32_t rows = padded_vocab();
+  const std::uint8_t* source = written_.data() + std::size_t{from} * rows;
+  std::uint8_t* target = written_.data() + std::size_t{to} * rows;
+  for (std::uint32_t o = 0; o < vocab_; ++o) {
+    if (!source[o] && !target[o]) continue;  // both zero: pages left unwritten
+    std::copy_n(matrix(from) + std::size_t{o} * stride_, stride_, matrix(to) + std::size_t{o} * stride_);
+    target[o] = source[o];
+  }
+}
+
 void OutputAdaptation::end_step() {
   for (Recorded& r : recorded_) r.live = false;
 }

@@ -63,6 +63,8 @@ class OutputAdaptation final : public OutputAdjustment {
   // calls for disjoint ranges may run at once. end_step() then forgets them.
   void apply(std::uint32_t first, std::uint32_t last);
   void end_step();
+  // Group `to`'s matrix becomes group `from`'s.
+  void copy_group(std::uint32_t from, std::uint32_t to);
 
  private:
   struct Entry {

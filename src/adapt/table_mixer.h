@@ -37,6 +37,11 @@ class TableMixer {
   // After every row of the step is updated; splits work between the
   // predictor's threads.
   void end_step(Predictor& predictor, const std::uint32_t* ids, std::size_t n);
+  // Chunk `to` goes on from where chunk `from` is (ContextCounts::resume_from).
+  void resume_from(std::uint32_t from, std::uint32_t to) {
+    matches_.resume_from(from, to);
+    counts_.resume_from(from, to);
+  }
 
  private:
   static constexpr std::size_t kMaxBoosted = ContextCounts::kMaxCandidates + 1;

@@ -3,7 +3,8 @@
 namespace lmzip {
 
 void run_lockstep(Predictor& predictor, const std::vector<std::uint32_t>& lengths, const BatchStep& step,
-                  const std::function<void(std::uint32_t, std::uint32_t)>& admitted) {
+                  const std::function<void(std::uint32_t, std::uint32_t)>& admitted,
+                  const std::vector<std::uint32_t>* first_inputs) {
   const std::uint32_t streams = predictor.max_streams();
   // Row i of a step: chunk chunks[i] in slot slots[i], feeding symbols[i] to
   // produce the symbol at positions[i].
@@ -22,9 +23,9 @@ void run_lockstep(Predictor& predictor, const std::vector<std::uint32_t>& length
       free_slots.pop_back();
       predictor.reset(slot);
       if (admitted) admitted(slot, static_cast<std::uint32_t>(waiting));
+      symbols.push_back(first_inputs ? (*first_inputs)[waiting] : predictor.bos());
       chunks.push_back(static_cast<std::uint32_t>(waiting++));
       slots.push_back(slot);
-      symbols.push_back(predictor.bos());
       positions.push_back(0);
     }
   };

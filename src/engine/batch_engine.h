@@ -27,8 +27,11 @@ using BatchStep = std::function<void(const std::uint32_t* chunks, const std::uin
 // the next waiting one. The tables a chunk sees do not depend on which other
 // chunks run beside it or in which slot.
 // admitted(slot, chunk), if given, runs when a chunk takes a slot (before its
-// first step).
+// first step). first_inputs, if given, is what each chunk's first step feeds
+// in place of bos(): a chunk that goes on from a context admitted() loaded
+// into its slot (Predictor::load_slot) feeds the symbol that context ends with.
 void run_lockstep(Predictor& predictor, const std::vector<std::uint32_t>& lengths, const BatchStep& step,
-                  const std::function<void(std::uint32_t, std::uint32_t)>& admitted = {});
+                  const std::function<void(std::uint32_t, std::uint32_t)>& admitted = {},
+                  const std::vector<std::uint32_t>* first_inputs = nullptr);
 
 }  // namespace lmzip

@@ -44,14 +44,30 @@ class CodeLengthEngine {
                            const std::function<void(std::size_t)>& done = {});
 
   // The texts a[i] + b[j] (joined without a separator), for every i and j,
-  // coded alone: out[i * b.size() + j]. Pairs are made a run at a time, so
-  // the memory of the joined texts stays bounded.
+  // coded alone, each text tokenized on its own (a chunk across the two holds
+  // a[i]'s symbols, then b[j]'s): out[i * b.size() + j]. A pair that fits one
+  // chunk goes on from a[i]'s context, computed once for many pairs (the same
+  // length as coding the pair whole); pairs are made a run at a time, so the
+  // memory of the joined texts stays bounded.
   std::vector<double> pair_bits(const std::vector<std::string>& a, const std::vector<std::string>& b,
                                 const std::function<void(std::size_t, std::size_t)>& progress = {});
+  // false: pair_bits() codes every pair whole (what the resumed lengths are
+  // checked against).
+  void set_resume_pairs(bool resume) { resume_pairs_ = resume; }
 
  private:
   struct Unit;  // one frame of one text
   void run(std::vector<Unit>& units, std::size_t first, std::size_t last, bool keep_symbol_bits);
+  // bits(), with each text tokenized apart on either side of boundaries[i]
+  // (none where boundaries is shorter).
+  std::vector<double> bits(const std::vector<std::string>& texts, const std::vector<std::size_t>& boundaries,
+                           std::vector<std::vector<SymbolBits>>* symbol_bits,
+                           const std::function<void(std::size_t)>& done);
+  // Pairs pairs[0, count) (i * b_count + j, ascending) of pair_bits(), of
+  // symbols ta[i] then tb[j], each from ta[i]'s context: out[pair].
+  void resumed_run(const std::vector<std::vector<std::uint32_t>>& ta, const std::vector<std::vector<std::uint32_t>>& tb,
+                   std::size_t b_count, const std::size_t* pairs, std::size_t count, std::vector<double>& out);
+  std::size_t frame_bytes() const;  // of the frames compress() cuts
 
   CompressOptions options_;
   ModelInfo info_;
@@ -62,6 +78,7 @@ class CodeLengthEngine {
   ChunkMode mode_ = ChunkMode::CodedFrameCounted;
   std::size_t chunk_bytes_ = 0, smallest_chunk_bytes_ = 0;
   std::uint64_t limit_ = 0;
+  bool resume_pairs_ = true;
 };
 
 }  // namespace lmzip

@@ -380,6 +380,31 @@ class CpuPredictor final : public Predictor {
   std::uint32_t max_streams() const override { return max_streams_; }
   void reset(std::uint32_t slot) override { position_.at(slot) = 0; }
 
+  // The position, then each layer's keys and values of the slot.
+  bool saves_slots() const override { return true; }
+  std::vector<std::uint8_t> save_slot(std::uint32_t slot) const override {
+    const std::size_t block = cfg_.kv_heads * cache_.head_bytes(), at = std::size_t{slot} * block;
+    std::vector<std::uint8_t> out(sizeof(std::uint32_t));
+    std::memcpy(out.data(), &position_.at(slot), sizeof(std::uint32_t));
+    for (const LayerState& s : layers_) {
+      out.insert(out.end(), s.keys.begin() + at, s.keys.begin() + at + block);
+      out.insert(out.end(), s.values.begin() + at, s.values.begin() + at + block);
+    }
+    return out;
+  }
+  void load_slot(std::uint32_t slot, const std::vector<std::uint8_t>& state) override {
+    const std::size_t block = cfg_.kv_heads * cache_.head_bytes(), at = std::size_t{slot} * block;
+    if (state.size() != sizeof(std::uint32_t) + 2 * block * layers_.size())
+      throw std::invalid_argument("cpu predictor: a slot's state of another model");
+    std::memcpy(&position_.at(slot), state.data(), sizeof(std::uint32_t));
+    const std::uint8_t* from = state.data() + sizeof(std::uint32_t);
+    for (LayerState& s : layers_) {
+      std::memcpy(s.keys.data() + at, from, block);
+      std::memcpy(s.values.data() + at, from + block, block);
+      from += 2 * block;
+    }
+  }
+
   void attach(OutputAdjustment* adaptation, std::uint32_t stride, std::uint32_t offset) override {
     if (adaptation != nullptr) adaptation->set_width(cfg_.width);
     adaptation_ = adaptation;

@@ -42,6 +42,15 @@ class ParallelPredictor : public Predictor {
   std::uint32_t vocab_size() const override { return parts_[0]->vocab_size(); }
   std::uint32_t max_streams() const override { return max_streams_; }
   void reset(std::uint32_t slot) override { parts_[part(slot)]->reset(local(slot)); }
+  bool saves_slots() const override {
+    return std::all_of(parts_.begin(), parts_.end(), [](const auto& p) { return p->saves_slots(); });
+  }
+  std::vector<std::uint8_t> save_slot(std::uint32_t slot) const override {
+    return parts_[part(slot)]->save_slot(local(slot));
+  }
+  void load_slot(std::uint32_t slot, const std::vector<std::uint8_t>& state) override {
+    parts_[part(slot)]->load_slot(local(slot), state);
+  }
 
   void step(const std::uint32_t* slots, const std::uint32_t* symbols, std::size_t count,
             std::uint32_t* freqs) override {

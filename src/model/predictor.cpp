@@ -33,6 +33,13 @@ void Predictor::attach(OutputAdjustment* adaptation, std::uint32_t, std::uint32_
   if (adaptation != nullptr) throw std::logic_error("this backend has no output adaptation");
 }
 
+std::vector<std::uint8_t> Predictor::save_slot(std::uint32_t) const {
+  throw std::logic_error("this backend cannot save a slot");
+}
+void Predictor::load_slot(std::uint32_t, const std::vector<std::uint8_t>&) {
+  throw std::logic_error("this backend cannot load a slot");
+}
+
 void Predictor::learn(const std::uint32_t*) { throw std::logic_error("this backend has no output adaptation"); }
 
 SymbolRange Predictor::host_range(std::size_t i, std::uint32_t s) const {

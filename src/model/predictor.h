@@ -53,6 +53,13 @@ class Predictor {
   virtual std::uint32_t max_streams() const = 0;
   // Starts slot over with an empty context.
   virtual void reset(std::uint32_t slot) = 0;
+  // A slot's context as bytes, and back, so that texts sharing a beginning
+  // compute it once: after load_slot(t, save_slot(s)), slot t gives the
+  // tables slot s would. Backends where saves_slots() is false throw
+  // std::logic_error (the caller computes the beginning again).
+  virtual bool saves_slots() const { return false; }
+  virtual std::vector<std::uint8_t> save_slot(std::uint32_t slot) const;
+  virtual void load_slot(std::uint32_t slot, const std::vector<std::uint8_t>& state);
   // Feeds symbols[i] to slot slots[i] for i < count (distinct slots), and writes
   // the frequency table of each slot's next symbol to freqs[i * V .. (i+1) * V).
   // Every frequency is >= 1 and each table's total is <= 2^32.

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/code_length.h"
 #include "lmzip/lmzip.h"
 
 namespace lmzip {
@@ -129,9 +130,15 @@ TEST(CodeLengths, NcdMatrixAndLines) {
   ASSERT_EQ(d.size(), 2u);
   ASSERT_EQ(d[0].size(), 3u);
   const std::vector<double> ca = lengths.bits(a), cb = lengths.bits(b);
+  CodeLengthEngine whole(fast_options(1));
+  whole.set_resume_pairs(false);
+  const std::vector<double> cab = whole.pair_bits(a, b);
   for (std::size_t i = 0; i < a.size(); ++i)
-    for (std::size_t j = 0; j < b.size(); ++j)
-      EXPECT_DOUBLE_EQ(d[i][j], ncd(lengths.bits({a[i] + b[j]})[0], ca[i], cb[j]));
+    for (std::size_t j = 0; j < b.size(); ++j) {
+      EXPECT_DOUBLE_EQ(d[i][j], ncd(cab[i * b.size() + j], ca[i], cb[j]));
+      // Each text tokenized on its own: near the joined text's length.
+      EXPECT_NEAR(cab[i * b.size() + j], lengths.bits({a[i] + b[j]})[0], 16.0);
+    }
   EXPECT_LT(d[0][0], d[0][1]);  // fruit is nearer fruit than code
   EXPECT_LT(d[1][1], d[1][0]);
 
@@ -147,6 +154,33 @@ TEST(CodeLengths, NcdMatrixAndLines) {
   for (const auto& l : lines[0]) sum += l.bits;
   EXPECT_NEAR(sum, lengths.bits({text})[0], 1e-9);
   EXPECT_TRUE(lines[1].empty());
+}
+
+// A pair that goes on from its first text's saved context (predictor slot and
+// frame models) has the length of the pair coded whole, to the last bit, at
+// a level with counts and matches and at one that also adapts the output,
+// with one and two predictor parts (a context saved in one part and loaded
+// in the other).
+TEST(CodeLengths, ResumedPairsEqualPairsCodedWhole) {
+  std::vector<std::string> a = {"The quick brown fox jumps over the lazy dog. The quick brown fox.\n",
+                                "int main(void) { return 0; }\n", "", "x",
+                                "abc abc abc abc abc abc abc abc abc abc abc abc abc abc\n"};
+  std::vector<std::string> b = {"The lazy dog sleeps; the quick brown fox jumps over it again.\n",
+                                "abc abc abc abc abc abc abc abc abc\n", "y", "",
+                                std::string(3000, 'z'),  // past the smallest tables: coded whole
+                                "int main(int argc, char** argv) { return argc; }\n"};
+  for (const int level : {1, 5})
+    for (const int threads : {1, 2}) {
+      CompressOptions options = fast_options(threads);
+      options.level = level;
+      options.models.explicit_path = std::string(LMZIP_SOURCE_DIR) + (level == 1 ? "/models/fast.lmzm" : "/models/default.lmzm");
+      CodeLengthEngine resumed(options), whole(options);
+      whole.set_resume_pairs(false);
+      const std::vector<double> expected = whole.pair_bits(a, b);
+      EXPECT_EQ(resumed.pair_bits(a, b), expected) << "level " << level << ", " << threads << " threads";
+      ASSERT_EQ(expected.size(), a.size() * b.size());
+      EXPECT_EQ(expected[2 * b.size() + 3], 0.0);
+    }
 }
 
 }  // namespace
