@@ -81,11 +81,14 @@ std::vector<std::string> read_all(const std::vector<std::string>& paths) {
   return out;
 }
 
-CompressOptions compress_options(const AnalyzeOptions& o) {
+// ncd and classify code every pair of texts (analyze.h).
+constexpr int kPairsDefaultLevel = 1;
+
+CompressOptions compress_options(const AnalyzeOptions& o, int unset_level) {
   CompressOptions c;
   c.models.explicit_path = o.model;
   c.models.program_path = program_path();
-  c.level = o.level;
+  c.level = o.level ? o.level : unset_level;
   c.threads = o.threads == 0 ? usable_cores() : o.threads;
   c.device = o.device;
   c.memory_limit = o.memory_limit;
@@ -129,7 +132,7 @@ int run_ncd(const AnalyzeOptions& o) {
   const std::vector<std::string> a = read_all(o.files);
   const std::vector<std::string>& b_paths = o.against.empty() ? o.files : o.against;
   const std::vector<std::string> b = o.against.empty() ? a : read_all(o.against);
-  CodeLengths lengths(compress_options(o));
+  CodeLengths lengths(compress_options(o, kPairsDefaultLevel));
   const auto d = lengths.ncd_matrix(a, b, progress_of(o));
   print_matrix(stdout, o.files, b_paths, d);
   return 0;
@@ -155,7 +158,8 @@ int run_classify(const AnalyzeOptions& o) {
   }
   const std::vector<std::string> train_texts = read_all(train.paths);
   const std::vector<std::string> test_texts = read_all(test_paths);
-  CodeLengths lengths(compress_options(o));
+  const CompressOptions options = compress_options(o, kPairsDefaultLevel);
+  CodeLengths lengths(options);
   // Rows: the training items, so a pair is C(train test): the test text
   // coded after the training text.
   const auto d = lengths.ncd_matrix(train_texts, test_texts, progress_of(o));
@@ -193,7 +197,7 @@ int run_classify(const AnalyzeOptions& o) {
                                                 predicted.end());
   const Evaluation e = evaluate(truth, eval_predicted, labels.size());
   std::printf("accuracy\t%.4f\t%zu/%zu\tk=%d\tlevel %d\t%s\n", e.accuracy, e.correct, e.total, o.k,
-              o.level ? o.level : default_level(), lengths.model().name.c_str());
+              options.level, lengths.model().name.c_str());
   std::printf("class\tprecision\trecall\tsupport\tpredicted\n");
   for (std::size_t c = 0; c < labels.size(); ++c)
     std::printf("%s\t%s\t%s\t%zu\t%zu\n", cell(labels[c]).c_str(), fraction(e.precision[c]).c_str(),
@@ -219,7 +223,7 @@ std::string bits_per_byte(double bits, std::uint64_t bytes) {
 int run_score(const AnalyzeOptions& o) {
   if (o.files.empty()) throw Failure{"score needs at least one FILE"};
   const std::vector<std::string> texts = read_all(o.files);
-  CodeLengths lengths(compress_options(o));
+  CodeLengths lengths(compress_options(o, default_level()));
   if (!o.lines) {
     const std::vector<double> bits = lengths.bits(texts);
     for (std::size_t i = 0; i < texts.size(); ++i)
@@ -266,6 +270,10 @@ AnalyzeCommands add_analyze_commands(CLI::App& app, AnalyzeOptions& o) {
   c.score->add_option("files", o.files, "texts")->type_name("FILE");
   c.score->add_flag("--lines", o.lines, "per line: the bits of the symbols that start in it, the file coded whole");
   return c;
+}
+
+int default_analyze_level(const AnalyzeCommands& commands, const CLI::App* command) {
+  return command == commands.score ? default_level() : kPairsDefaultLevel;
 }
 
 int run_analyze(const AnalyzeCommands& c, const AnalyzeOptions& o) {

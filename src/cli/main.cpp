@@ -683,13 +683,14 @@ int UsageError(const std::string& message) {
 
 // -1 ... -9; hidden where they repeat the main command's (after compress or
 // decompress, where CLI11 would otherwise take "-9" for a file name).
-void AddLevelFlags(CLI::App& app, int& level, const std::vector<lmzip::LevelInfo>& levels, bool shown) {
+void AddLevelFlags(CLI::App& app, int& level, const std::vector<lmzip::LevelInfo>& levels, bool shown,
+                   int default_level = lmzip::default_level()) {
   for (const lmzip::LevelInfo& info : levels) {
     const int n = info.level;
     // trigger_on_parse: "-19" reads as -1 -9 and the last one wins.
     auto* flag = app.add_flag_callback("-" + std::to_string(n), [&level, n] { level = n; }, LevelHelp(info));
     flag->trigger_on_parse();
-    flag->group(shown ? "Levels (default " + std::to_string(lmzip::default_level()) + ")" : "");
+    flag->group(shown ? "Levels (default " + std::to_string(default_level) + ")" : "");
   }
 }
 
@@ -822,7 +823,7 @@ int Main(int argc, char** argv) {
   AnalyzeOptions analyze_options;
   const AnalyzeCommands analyze_cmds = add_analyze_commands(app, analyze_options);
   for (CLI::App* cmd : {analyze_cmds.ncd, analyze_cmds.classify, analyze_cmds.score}) {
-    AddLevelFlags(*cmd, analyze_options.level, levels, true);
+    AddLevelFlags(*cmd, analyze_options.level, levels, true, default_analyze_level(analyze_cmds, cmd));
     cmd->add_option("-T,--threads", analyze_options.threads, "worker threads (0: the cores this process may use)")
         ->check(CLI::Range(0, 4096))
         ->capture_default_str();

@@ -39,6 +39,11 @@ grep -q "^class	precision	recall	support	predicted$" eval.txt || fail "--eval: n
 grep -q "^code	1.0000	1.0000	1	1$" eval.txt || fail "--eval: code's row"
 grep -q "^confusion" eval.txt || fail "--eval: no confusion matrix"
 grep -q "^fruit	0	1$" eval.txt || fail "--eval: confusion row of fruit"
+# Without a level, ncd and classify run at -1 (they code every pair).
+expect_rc 0 "classify --eval, no level" "$LMZIP" classify --train train --eval eval > eval-default.txt
+grep -q "^accuracy	1.0000	2/2	k=1	level 1	" eval-default.txt || fail "classify's default level: $(head -n 1 eval-default.txt)"
+expect_rc 0 "ncd, no level" "$LMZIP" ncd fruit.txt code.txt train/fruit/a > ncd-default.tsv
+cmp -s ncd.tsv ncd-default.tsv || fail "ncd's default level is not -1"
 expect_rc 0 "classify --distances" "$LMZIP" classify -1 --train train --eval eval --distances d.tsv > /dev/null
 [ "$(wc -l < d.tsv)" -eq 3 ] || fail "--distances: expected 3 lines"
 

@@ -167,10 +167,13 @@ TEST(CodeLengths, ResumedPairsEqualPairsCodedWhole) {
                                 "abc abc abc abc abc abc abc abc abc abc abc abc abc abc\n"};
   std::vector<std::string> b = {"The lazy dog sleeps; the quick brown fox jumps over it again.\n",
                                 "abc abc abc abc abc abc abc abc abc\n", "y", "",
-                                std::string(3000, 'z'),  // past the smallest tables: coded whole
+                                std::string(3000, 'z'),
                                 "int main(int argc, char** argv) { return argc; }\n"};
   for (const int level : {1, 5})
     for (const int threads : {1, 2}) {
+      // At -1, pairs of two chunks (16 KiB and more), coded whole beside the others.
+      if (level == 1 && b.size() == 6) b.push_back(long_text().substr(0, 17000));
+      if (level == 5 && b.size() == 7) b.pop_back();
       CompressOptions options = fast_options(threads);
       options.level = level;
       options.models.explicit_path = std::string(LMZIP_SOURCE_DIR) + (level == 1 ? "/models/fast.lmzm" : "/models/default.lmzm");
