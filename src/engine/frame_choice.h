@@ -22,7 +22,9 @@ constexpr double kByteCoderSkipsModelBelowBitsPerByte = 0.7;
 // kMaxChunkBytes, cut evenly, coded by `mode`'s byte coder (LZMA2 or context
 // mixing: is_byte_coded); a chunk it cannot shrink is stored. Up to `threads`
 // chunks are coded at once, each taking byte_coder_bytes() of memory. The
-// original CRC is left to the caller.
+// original CRC is left to the caller. Mode 13 (inflated context mixing)
+// returns a frame without chunks where no chunk holds a deflate stream that
+// zlib reproduces, and context-mixes the chunks without one as they are.
 Frame byte_coded_frame(const std::uint8_t* data, std::size_t size, std::size_t threads, ChunkMode mode);
 
 // Memory that coding a chunk of `size` bytes in `mode` takes (either way).
