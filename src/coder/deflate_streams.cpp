@@ -23,10 +23,15 @@ constexpr std::size_t kMinEntryBytes = 6;
 constexpr std::size_t kCachedDeflaters = 4;
 constexpr std::uint64_t kDeflaterBytes = 400u << 10;
 // The search's work budget: bytes inflated plus bytes fed to trial deflates,
-// each trial also charged kTrialCost for setting up its state.
+// each trial also charged kTrialCost for resetting its state, for the
+// candidates and guesses that fail.
 constexpr std::uint64_t kWorkPerInputByte = 8;
 constexpr std::uint64_t kWorkBase = 8u << 20;
-constexpr std::uint64_t kTrialCost = 32u << 10;
+constexpr std::uint64_t kTrialCost = 4u << 10;
+// The search stops after this many complete streams that no guess reproduced
+// while they outnumber the reproduced ones four to one: another deflate made
+// them (Info-ZIP, 7-Zip, libdeflate), and each costs up to 18 trials.
+constexpr std::size_t kMaxIrreproducible = 16;
 // A gzip header's name or comment is scanned this far for its terminating zero.
 constexpr std::size_t kMaxGzipStringBytes = 4096;
 
@@ -243,7 +248,9 @@ InflatedBuffer inflate_streams(const std::uint8_t* data, std::size_t size, std::
   std::vector<std::uint8_t> inflated;
   DeflateStream last{};        // the parameters that reproduced the last stream: tried first
   std::size_t at = 0;
-  while (at < size && work < budget) {
+  std::size_t irreproducible = 0;
+  while (at < size && work < budget &&
+         (irreproducible < kMaxIrreproducible || irreproducible <= 4 * result.streams.size())) {
     Candidate c;
     if (!zlib_candidate(data, size, at, &c) && !gzip_candidate(data, size, at, &c) &&
         !zip_candidate(data, size, at, &c)) {
@@ -252,6 +259,7 @@ InflatedBuffer inflate_streams(const std::uint8_t* data, std::size_t size, std::
     }
     out_bytes = size + extra;
     const std::size_t room = max_bytes > out_bytes ? max_bytes - out_bytes : 0;
+    const std::uint64_t work_before = work;
     const std::size_t compressed = inflater.inflate_one(data + c.start, size - c.start, room, &inflated, &work);
     if (compressed == 0) {
       ++at;
@@ -260,6 +268,7 @@ InflatedBuffer inflate_streams(const std::uint8_t* data, std::size_t size, std::
     // A complete stream, reproduced or not: nothing inside it is a header.
     at = c.start + compressed;
     if (compressed < kMinDeflateStreamBytes || compressed > UINT32_MAX || inflated.size() <= compressed) continue;
+    ++irreproducible;  // until a guess reproduces it
     // The guesses: the last stream's, the wrapper's hint, then every level
     // at memLevel 8 (zlib's default) and 9.
     std::vector<DeflateStream> guesses;
@@ -288,6 +297,10 @@ InflatedBuffer inflate_streams(const std::uint8_t* data, std::size_t size, std::
         result.streams.push_back(s);
         copied = c.start + compressed;
         extra += inflated.size() - compressed;
+        --irreproducible;
+        // The budget is for work wasted: a reproduced stream's inflating and
+        // deflating are bounded by the inflated bytes kept (max_bytes).
+        work -= std::min(work - work_before, fed + kTrialCost + inflated.size() + compressed);
       }
     }
   }

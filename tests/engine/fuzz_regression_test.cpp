@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "../fuzz/fuzz_models.h"
+#include "coder/deflate_streams.h"
 #include "format/container.h"
 #include "lmzip/lmzip.h"
 #include "model/model_file.h"
@@ -120,6 +121,26 @@ TEST(FuzzRegression, DecompressInputsDecodeOrThrowError) {
           << "a seed stream does not decode: " << e.what();
     } catch (const std::exception& e) {
       ADD_FAILURE() << "unexpected exception: " << e.what();
+    }
+  }
+}
+
+// Mode-13 payloads after a two-byte original size (fuzz_inflated.cpp):
+// decoded, or refused with a reason.
+TEST(FuzzRegression, InflatedPayloadsDecodeOrSayWhy) {
+  for (const fs::path& path : inputs("inflated")) {
+    SCOPED_TRACE(path.string());
+    const std::string bytes = read_file(path);
+    if (bytes.size() < 2) continue;
+    const auto* data = reinterpret_cast<const std::uint8_t*>(bytes.data());
+    const std::size_t original_size = data[0] | std::size_t{data[1]} << 8;
+    std::vector<std::uint8_t> out(original_size);
+    std::string why;
+    const bool decoded = inflated_context_mixing_decode(data + 2, bytes.size() - 2, out.data(), out.size(), &why);
+    if (path.parent_path().parent_path().filename() == "corpus") {
+      EXPECT_TRUE(decoded) << why;
+    } else if (!decoded) {
+      EXPECT_FALSE(why.empty());
     }
   }
 }
