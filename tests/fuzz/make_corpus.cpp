@@ -216,13 +216,18 @@ int main(int argc, char** argv) {
   for (int i = 0; i < 256; ++i) all[i] = static_cast<char>(i);
   write_file(root + "/roundtrip/all_bytes", "\xfe" + all);
 
-  // Mode-13 payloads, after the chunk's original size (two bytes, fuzz_inflated.cpp).
+  // The chunk's original size (two bytes), a mode-13 payload's header and
+  // the inflated bytes in place of its coded bytes (fuzz_inflated.cpp).
   const auto* deflated_bytes = reinterpret_cast<const std::uint8_t*>(deflated.data());
   const lmzip::InflatedBuffer inflated =
       lmzip::inflate_streams(deflated_bytes, deflated.size(), lmzip::kContextMixingMaxBytes);
   const std::vector<std::uint8_t> payload = lmzip::inflated_context_mixing_encode(inflated);
-  std::string sized = {static_cast<char>(deflated.size() & 0xFF), static_cast<char>(deflated.size() >> 8)};
-  write_file(root + "/inflated/two_streams", sized + std::string(payload.begin(), payload.end()));
+  lmzip::InflatedHeader header;
+  if (!lmzip::read_inflated_header(payload.data(), payload.size(), deflated.size(), &header, nullptr)) return 1;
+  const std::string sized = {static_cast<char>(deflated.size() & 0xFF), static_cast<char>(deflated.size() >> 8)};
+  write_file(root + "/inflated/two_streams",
+             sized + std::string(payload.begin(), payload.begin() + static_cast<std::ptrdiff_t>(header.header_size)) +
+                 std::string(inflated.bytes.begin(), inflated.bytes.end()));
 
   std::system(("rm -rf '" + models + "'").c_str());
   return 0;
