@@ -193,6 +193,7 @@ class Inflater {
       if (have >= max_out) break;
       // Grows as the stream proves itself: most false candidates fail within a few bytes.
       const std::size_t room = std::min(max_out - have, std::max<std::size_t>(have, 4096));
+      if (out->capacity() < have + room) out->reserve(have + room);  // never past max_out
       out->resize(have + room);
       z_.next_out = out->data() + have;
       z_.avail_out = static_cast<uInt>(room);
@@ -292,6 +293,10 @@ InflatedBuffer inflate_streams(const std::uint8_t* data, std::size_t size, std::
         s.compressed_size = static_cast<std::uint32_t>(compressed);
         s.inflated_size = static_cast<std::uint32_t>(inflated.size());
         last = s;
+        // Doubling, but never past max_bytes (the caller's memory bound).
+        const std::size_t need = result.bytes.size() + (c.start - copied) + inflated.size();
+        if (result.bytes.capacity() < need)
+          result.bytes.reserve(std::min(max_bytes, std::max(need, 2 * result.bytes.capacity())));
         result.bytes.insert(result.bytes.end(), data + copied, data + c.start);
         result.bytes.insert(result.bytes.end(), inflated.begin(), inflated.end());
         result.streams.push_back(s);
@@ -305,6 +310,7 @@ InflatedBuffer inflate_streams(const std::uint8_t* data, std::size_t size, std::
     }
   }
   if (result.streams.empty()) return {};
+  result.bytes.reserve(result.bytes.size() + (size - copied));
   result.bytes.insert(result.bytes.end(), data + copied, data + size);
   return result;
 }

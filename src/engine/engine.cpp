@@ -401,10 +401,12 @@ Stats compress(std::istream& in, std::ostream& out, const CompressOptions& optio
           !f.lzma2.chunks.empty() && frame_cost(f.lzma2) * 100 >= std::uint64_t{f.size} * 99;
       // Deflate streams zlib reproduces (PDFs, zips, gzip members) look
       // compressed already: context mixing of their inflated bytes is tried
-      // whatever LZMA2 saved, in place of context mixing of the bytes as they
-      // are (it codes the bytes around the streams alike).
+      // whatever LZMA2 saved where they are a fair share of the frame, in
+      // place of context mixing of the bytes as they are (it codes the bytes
+      // around the streams alike).
       if (!f.text && !f.media_only && inflated_threads > 0)
-        f.mixed = byte_coded_frame(bytes, f.size, inflated_threads, ChunkMode::InflatedContextMixing);
+        f.mixed = byte_coded_frame(bytes, f.size, inflated_threads, ChunkMode::InflatedContextMixing,
+                                   compressed_already ? f.size / kInflateCompressedFrameShare : 0);
       if (f.mixed.chunks.empty() && !f.text && !f.media_only && !compressed_already && mixing_threads > 0)
         f.mixed = byte_coded_frame(bytes, f.size, mixing_threads, ChunkMode::ContextMixing);
       bool byte_coder_wins_clearly = false;

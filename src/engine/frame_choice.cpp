@@ -24,7 +24,8 @@ std::uint64_t byte_coder_bytes(ChunkMode mode, std::size_t size) {
   }
 }
 
-Frame byte_coded_frame(const std::uint8_t* data, std::size_t size, std::size_t threads, ChunkMode mode) {
+Frame byte_coded_frame(const std::uint8_t* data, std::size_t size, std::size_t threads, ChunkMode mode,
+                       std::size_t min_deflate_bytes) {
   const std::size_t pieces = std::max<std::size_t>(1, (size + kMaxChunkBytes - 1) / kMaxChunkBytes);
   Frame frame;
   frame.chunks.resize(pieces);
@@ -38,8 +39,10 @@ Frame byte_coded_frame(const std::uint8_t* data, std::size_t size, std::size_t t
         inflated[i] = inflate_streams(data + size * i / pieces, size * (i + 1) / pieces - size * i / pieces,
                                       kContextMixingMaxBytes);
     });
-    if (std::all_of(inflated.begin(), inflated.end(), [](const InflatedBuffer& b) { return b.streams.empty(); }))
-      return Frame{};
+    std::size_t deflate_bytes = 0;
+    for (const InflatedBuffer& b : inflated)
+      for (const DeflateStream& s : b.streams) deflate_bytes += s.compressed_size;
+    if (deflate_bytes == 0 || deflate_bytes < min_deflate_bytes) return Frame{};
   }
   auto code_piece = [&](std::size_t i) {
     const std::size_t first = size * i / pieces, last = size * (i + 1) / pieces;

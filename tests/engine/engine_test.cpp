@@ -757,6 +757,22 @@ TEST(Engine, DeflateStreamsAreInflatedForContextMixing) {
   EXPECT_EQ(d.context_mixing_frames, 1u);
 }
 
+// Random bytes with a small deflate stream: LZMA2 saves nothing, and the
+// stream is too small a share of the frame to run context mixing over it all.
+TEST(Engine, ASmallDeflateStreamInRandomBytesIsNotInflated) {
+  std::string t;
+  for (int i = 0; t.size() < 20000; ++i) t += "line " + std::to_string(i * i % 9973) + "\n";
+  const std::vector<std::uint8_t> stream =
+      testing::deflated(reinterpret_cast<const std::uint8_t*>(t.data()), t.size(), 9, 15);
+  std::string in = random_bytes(100000, 31);
+  in.insert(50000, std::string(stream.begin(), stream.end()));
+  ASSERT_LT(stream.size() * kInflateCompressedFrameShare, in.size());
+  Stats s;
+  const std::string z = compress_with(random_model_path(), in, 2, &s);
+  EXPECT_EQ(s.context_mixing_frames, 0u);
+  EXPECT_EQ(decompress_with(random_model_path(), z), in);
+}
+
 // Frames of more than 16 MiB are cut into LZMA2 chunks of at most 16 MiB.
 TEST(Engine, Lzma2CutsLargeFramesIntoChunksOfAtMost16MiB) {
   std::string in;
