@@ -33,14 +33,8 @@ c = zlib.compressobj(6, zlib.DEFLATED, 15, 8, zlib.Z_FILTERED)
 open('filtered.bin', 'wb').write(bytes(rnd.getrandbits(8) for _ in range(300)) + c.compress(text(2000)) + c.flush())
 EOF
 
-modes() { "$LMZIP" -l -v "$1" | awk '/Chunk modes/ { on = 1; next } on'; }
-
 for f in bundle.zip notes.gz doc.pdf filtered.bin; do
-  for level in 1 5; do
-    expect_rc 0 "compress $f at -$level" "$LMZIP" -"$level" -k -f -c "$f" > "$f.lmz" || continue
-    expect_rc 0 "decompress $f" "$LMZIP" -d -c "$f.lmz" > "$f.out"
-    same_bytes "$f.out" "$f" "$f at -$level round trip"
-  done
+  round_trips "$f" 1 5
 done
 for f in bundle.zip notes.gz doc.pdf; do
   modes "$f.lmz" | grep -q "inflated-context-mix x1" || fail "$f: no inflated chunk: $(modes "$f.lmz")"
