@@ -43,12 +43,6 @@ bool valid_params(unsigned level, unsigned mem_level, unsigned window_bits) {
 // restores a fresh state without reallocating it.
 class DeflaterCache {
  public:
-  DeflaterCache() { entries_.reserve(kCachedDeflaters); }
-  DeflaterCache(const DeflaterCache&) = delete;
-  DeflaterCache& operator=(const DeflaterCache&) = delete;
-  ~DeflaterCache() {
-    for (Entry& e : entries_) deflateEnd(&e.stream);
-  }
   // A state ready for a new stream with these parameters, or nullptr where
   // zlib refuses them or has no memory.
   z_stream* get(unsigned level, unsigned mem_level, unsigned window_bits) {
@@ -57,34 +51,33 @@ class DeflaterCache {
     for (Entry& e : entries_) {
       if (e.key != key) continue;
       e.used = clock_;
-      if (deflateReset(&e.stream) != Z_OK) return nullptr;
-      return &e.stream;
+      return deflateReset(e.stream.get()) == Z_OK ? e.stream.get() : nullptr;
     }
-    if (entries_.size() == kCachedDeflaters) {
-      auto oldest = std::min_element(entries_.begin(), entries_.end(),
-                                     [](const Entry& a, const Entry& b) { return a.used < b.used; });
-      deflateEnd(&oldest->stream);
-      entries_.erase(oldest);
-    }
-    entries_.emplace_back();
-    Entry& e = entries_.back();
-    e.key = key;
-    e.used = clock_;
-    if (deflateInit2(&e.stream, static_cast<int>(level), Z_DEFLATED, -static_cast<int>(window_bits),
-                     static_cast<int>(mem_level), Z_DEFAULT_STRATEGY) != Z_OK) {
-      entries_.pop_back();
-      return nullptr;
-    }
-    return &e.stream;
+    if (entries_.size() == kCachedDeflaters)
+      entries_.erase(std::min_element(entries_.begin(), entries_.end(),
+                                      [](const Entry& a, const Entry& b) { return a.used < b.used; }));
+    // On the heap: zlib's state points back at its z_stream, which must not move.
+    auto stream = std::unique_ptr<z_stream, Ender>(new z_stream{});
+    if (deflateInit2(stream.get(), static_cast<int>(level), Z_DEFLATED, -static_cast<int>(window_bits),
+                     static_cast<int>(mem_level), Z_DEFAULT_STRATEGY) != Z_OK)
+      return nullptr;  // (deflateEnd of a state zlib refused is harmless)
+    entries_.push_back({key, clock_, std::move(stream)});
+    return entries_.back().stream.get();
   }
 
  private:
+  struct Ender {
+    void operator()(z_stream* z) const {
+      deflateEnd(z);
+      delete z;
+    }
+  };
   struct Entry {
     unsigned key = 0;
     std::uint64_t used = 0;
-    z_stream stream{};
+    std::unique_ptr<z_stream, Ender> stream;
   };
-  std::vector<Entry> entries_;  // reserved: a z_stream must not move once initialized
+  std::vector<Entry> entries_;
   std::uint64_t clock_ = 0;
 };
 

@@ -97,6 +97,25 @@ TEST(DeflateStreams, EveryLevelAndMemLevelIsReproduced) {
     }
 }
 
+// More parameter sets in one buffer than the deflate states kept for reuse,
+// some used again after others were dropped.
+TEST(DeflateStreams, ManyParametersInOneBufferRoundTrip) {
+  const int levels[] = {1, 2, 3, 4, 5, 2, 3, 6, 1, 9, 2, 7};
+  Bytes in;
+  for (int i = 0; i < 12; ++i) {
+    append(in, random_bytes(20, i));
+    append(in, deflated(words(5000, i), levels[i], 15, 8 + i / 6));
+  }
+  const std::vector<DeflateStream> streams = check_round_trip(in);
+  ASSERT_EQ(streams.size(), 12u);
+  const InflatedBuffer inflated = inflate_streams(in.data(), in.size(), kContextMixingMaxBytes);
+  const Bytes payload = inflated_context_mixing_encode(inflated);
+  Bytes back(in.size());
+  std::string why;
+  ASSERT_TRUE(inflated_context_mixing_decode(payload.data(), payload.size(), back.data(), back.size(), &why)) << why;
+  EXPECT_EQ(back, in);
+}
+
 TEST(DeflateStreams, SmallWindowsAreReproduced) {
   Bytes in = deflated(words(30000, 8), 6, 10);
   const std::vector<DeflateStream> streams = check_round_trip(in);
