@@ -33,6 +33,7 @@ lmzip_fuzz_target(container lmzip_format)
 lmzip_fuzz_target(model_file lmzip_model)
 lmzip_fuzz_target(decompress lmzip_engine)
 lmzip_fuzz_target(roundtrip lmzip_engine)
+lmzip_fuzz_target(inflated lmzip_coder)
 
 # The seed-corpus generator: an ordinary program (with the same sanitizers,
 # since it links the instrumented libraries, but no fuzzer main).
@@ -40,4 +41,5 @@ add_executable(make_corpus ${CMAKE_SOURCE_DIR}/tests/fuzz/make_corpus.cpp)
 target_compile_options(make_corpus PRIVATE ${lmzip_fuzz_compile})
 target_link_options(make_corpus PRIVATE -fsanitize=${LMZIP_FUZZ_SANITIZERS})
 target_include_directories(make_corpus PRIVATE ${CMAKE_SOURCE_DIR}/tests/fuzz)
-target_link_libraries(make_corpus PRIVATE lmzip_engine)
+# zlib: the deflate streams of the mode-13 seeds.
+target_link_libraries(make_corpus PRIVATE lmzip_engine lmzip_coder ZLIB::ZLIB)

@@ -12,6 +12,7 @@
 #include "adapt/context_counts.h"
 #include "adapt/frame_models.h"
 #include "coder/context_mixing.h"
+#include "coder/deflate_streams.h"
 #include "coder/lzma2_coder.h"
 #include "engine/chunk_coder.h"
 #include "engine/chunker.h"
@@ -187,14 +188,20 @@ std::size_t chunks_coded_by(const Frame& frame, ChunkCoder coder, ChunkCoder or_
 }
 std::size_t chunks_coded_by(const Frame& frame, ChunkCoder coder) { return chunks_coded_by(frame, coder, coder); }
 std::size_t media_chunks(const Frame& frame) { return chunks_coded_by(frame, ChunkCoder::Image, ChunkCoder::Audio); }
+std::size_t mixed_chunks(const Frame& frame) {
+  return chunks_coded_by(frame, ChunkCoder::ContextMixing, ChunkCoder::InflatedContextMixing);
+}
 
-// Decodes a chunk that needs no model (LZMA2, context mixing, image, audio)
-// into out[0, size); false with the reason in *why.
+// Decodes a chunk that needs no model (LZMA2, context mixing of the bytes or
+// of their inflated deflate streams, image, audio) into out[0, size); false
+// with the reason in *why.
 bool decode_without_model(ChunkCoder coder, const std::vector<std::uint8_t>& payload, std::uint8_t* out,
                           std::size_t size, std::string* why) {
   switch (coder) {
     case ChunkCoder::Lzma2: return lzma2_decode(payload.data(), payload.size(), out, size, why);
     case ChunkCoder::ContextMixing: return context_mixing_decode(payload.data(), payload.size(), out, size, why);
+    case ChunkCoder::InflatedContextMixing:
+      return inflated_context_mixing_decode(payload.data(), payload.size(), out, size, why);
     case ChunkCoder::Image: return decode_image(payload.data(), payload.size(), out, size, why);
     case ChunkCoder::Audio: return decode_audio(payload.data(), payload.size(), out, size, why);
     case ChunkCoder::Stored:
@@ -340,6 +347,7 @@ Stats compress(std::istream& in, std::ostream& out, const CompressOptions& optio
   };
   const std::size_t lzma2_threads = byte_coder_threads(ChunkMode::Lzma2);
   const std::size_t mixing_threads = byte_coder_threads(ChunkMode::ContextMixing);
+  const std::size_t inflated_threads = byte_coder_threads(ChunkMode::InflatedContextMixing);
   bool at_end = false;
   MediaCarry media_carry;  // an image or recording that goes on into the next frame
   std::size_t carried = 0;  // frames read for the batch before, of another model: the first of this batch
@@ -391,7 +399,15 @@ Stats compress(std::istream& in, std::ostream& out, const CompressOptions& optio
       // context mixing, at a tenth of LZMA2's speed, would gain little more.
       const bool compressed_already =
           !f.lzma2.chunks.empty() && frame_cost(f.lzma2) * 100 >= std::uint64_t{f.size} * 99;
-      if (!f.text && !f.media_only && !compressed_already && mixing_threads > 0)
+      // Deflate streams zlib reproduces (PDFs, zips, gzip members) look
+      // compressed already: context mixing of their inflated bytes is tried
+      // whatever LZMA2 saved where they are a fair share of the frame, in
+      // place of context mixing of the bytes as they are (it codes the bytes
+      // around the streams alike).
+      if (!f.text && !f.media_only && inflated_threads > 0)
+        f.mixed = byte_coded_frame(bytes, f.size, inflated_threads, ChunkMode::InflatedContextMixing,
+                                   compressed_already ? f.size / kInflateCompressedFrameShare : 0);
+      if (f.mixed.chunks.empty() && !f.text && !f.media_only && !compressed_already && mixing_threads > 0)
         f.mixed = byte_coded_frame(bytes, f.size, mixing_threads, ChunkMode::ContextMixing);
       bool byte_coder_wins_clearly = false;
       for (const Frame* byte_coded : {&f.lzma2, &f.mixed})
@@ -484,7 +500,7 @@ Stats compress(std::istream& in, std::ostream& out, const CompressOptions& optio
       // A frame the model took no part in keeps the model in force: no model block.
       if (holds_network_coded(frame)) frame.model_id = session->id;
       stats.lzma2_frames += chunks_coded_by(frame, ChunkCoder::Lzma2) > 0;
-      stats.context_mixing_frames += chunks_coded_by(frame, ChunkCoder::ContextMixing) > 0;
+      stats.context_mixing_frames += mixed_chunks(frame) > 0;
       stats.media_frames += media_chunks(frame) > 0;
       stats.ideal_bits += network_bits;
       for (const ChunkEntry& e : frame.chunks) {
@@ -636,6 +652,7 @@ Stats decompress(std::istream& in, std::ostream& out, const DecompressOptions& o
                 break;
               case ChunkCoder::Lzma2:
               case ChunkCoder::ContextMixing:
+              case ChunkCoder::InflatedContextMixing:
               case ChunkCoder::Image:
               case ChunkCoder::Audio: {
                 // Context mixing's tables are sized by the chunk
@@ -645,6 +662,16 @@ Stats decompress(std::istream& in, std::ostream& out, const DecompressOptions& o
                 // leaves, one chunk at a time: not weighed.
                 if (recipe(e.mode).coder == ChunkCoder::ContextMixing) {
                   const std::uint64_t need = context_mixing_bytes(e.original_size) + 2 * frame.original_size();
+                  if (need > limit) throw ModelSession::memory_limit_error("decoding", need, limit);
+                }
+                // Inflated context mixing's by the inflated size its header declares.
+                if (recipe(e.mode).coder == ChunkCoder::InflatedContextMixing) {
+                  InflatedHeader header;
+                  std::string why;
+                  if (!read_inflated_header(payload.data(), payload.size(), e.original_size, &header, &why))
+                    throw chunk_corrupt(frame, i, why);
+                  const std::uint64_t need =
+                      inflated_context_mixing_bytes(header.inflated_size) + 2 * frame.original_size();
                   if (need > limit) throw ModelSession::memory_limit_error("decoding", need, limit);
                 }
                 const std::size_t at = bytes.size();
@@ -658,7 +685,7 @@ Stats decompress(std::istream& in, std::ostream& out, const DecompressOptions& o
             }
           }
           stats.lzma2_frames += chunks_coded_by(frame, ChunkCoder::Lzma2) > 0;
-          stats.context_mixing_frames += chunks_coded_by(frame, ChunkCoder::ContextMixing) > 0;
+          stats.context_mixing_frames += mixed_chunks(frame) > 0;
           stats.media_frames += media_chunks(frame) > 0;
           if (crc32(bytes.data(), bytes.size()) != frame.original_crc)
             throw corrupt("checksum mismatch in the frame at byte offset " + std::to_string(frame.offset) +

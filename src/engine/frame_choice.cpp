@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "coder/context_mixing.h"
+#include "coder/deflate_streams.h"
 #include "coder/lzma2_coder.h"
 #include "engine/for_each_group.h"
 #include "media/audio_codec.h"
@@ -15,27 +16,52 @@ constexpr std::uint64_t kChunkEntryBytes = 13;  // docs/format.md "Frame block"
 }  // namespace
 
 std::uint64_t byte_coder_bytes(ChunkMode mode, std::size_t size) {
-  return mode == ChunkMode::Lzma2 ? std::max(lzma2_encoder_bytes(size), lzma2_decoder_bytes(size))
-                                  : context_mixing_bytes(size);
+  switch (mode) {
+    case ChunkMode::Lzma2: return std::max(lzma2_encoder_bytes(size), lzma2_decoder_bytes(size));
+    // The inflated bytes may reach the context-mixing limit whatever the size.
+    case ChunkMode::InflatedContextMixing: return inflated_context_mixing_bytes(kContextMixingMaxBytes);
+    default: return context_mixing_bytes(size);
+  }
 }
 
-Frame byte_coded_frame(const std::uint8_t* data, std::size_t size, std::size_t threads, ChunkMode mode) {
+Frame byte_coded_frame(const std::uint8_t* data, std::size_t size, std::size_t threads, ChunkMode mode,
+                       std::size_t min_deflate_bytes) {
   const std::size_t pieces = std::max<std::size_t>(1, (size + kMaxChunkBytes - 1) / kMaxChunkBytes);
   Frame frame;
   frame.chunks.resize(pieces);
   frame.payloads.resize(pieces);
+  // Mode 13: each piece's deflate streams, found first; a frame without any
+  // is not coded this way, and a piece without any is context-mixed as it is.
+  std::vector<InflatedBuffer> inflated(mode == ChunkMode::InflatedContextMixing ? pieces : 0);
+  if (!inflated.empty()) {
+    for_each_group(pieces, threads, [&](std::size_t, std::size_t first, std::size_t last) {
+      for (std::size_t i = first; i < last; ++i)
+        inflated[i] = inflate_streams(data + size * i / pieces, size * (i + 1) / pieces - size * i / pieces,
+                                      kContextMixingMaxBytes);
+    });
+    std::size_t deflate_bytes = 0;
+    for (const InflatedBuffer& b : inflated)
+      for (const DeflateStream& s : b.streams) deflate_bytes += s.compressed_size;
+    if (deflate_bytes == 0 || deflate_bytes < min_deflate_bytes) return Frame{};
+  }
   auto code_piece = [&](std::size_t i) {
     const std::size_t first = size * i / pieces, last = size * (i + 1) / pieces;
     ChunkEntry& e = frame.chunks[i];
     std::vector<std::uint8_t>& payload = frame.payloads[i];
     e.original_size = static_cast<std::uint32_t>(last - first);
-    payload = mode == ChunkMode::Lzma2 ? lzma2_encode(data + first, last - first)
-                                       : context_mixing_encode(data + first, last - first);
+    e.mode = mode;
+    if (mode == ChunkMode::Lzma2) {
+      payload = lzma2_encode(data + first, last - first);
+    } else if (mode == ChunkMode::InflatedContextMixing && !inflated[i].streams.empty()) {
+      payload = inflated_context_mixing_encode(inflated[i]);
+      inflated[i] = InflatedBuffer{};
+    } else {
+      e.mode = ChunkMode::ContextMixing;
+      payload = context_mixing_encode(data + first, last - first);
+    }
     if (payload.empty() || payload.size() >= last - first) {
       e.mode = ChunkMode::Stored;
       payload.assign(data + first, data + last);
-    } else {
-      e.mode = mode;
     }
     e.payload_size = static_cast<std::uint32_t>(payload.size());
   };

@@ -27,6 +27,7 @@ enum class ChunkMode : std::uint8_t {
   Image = 10,
   Audio = 11,
   ContextMixing = 12,
+  InflatedContextMixing = 13,
 };
 
 // What turns a chunk's payload back into its bytes.
@@ -37,6 +38,7 @@ enum class ChunkCoder : std::uint8_t {
   Image,    // pixels coded by the image codec (media/image_codec.h); no model
   Audio,    // samples coded by the audio codec (media/audio_codec.h); no model
   ContextMixing,  // bytes coded by context mixing (coder/context_mixing.h); no model
+  InflatedContextMixing,  // deflate streams inflated, then context mixing (coder/deflate_streams.h); no model
 };
 
 // Which history the match model follows (docs/format.md "Match model").
@@ -75,6 +77,7 @@ inline constexpr ChunkRecipe kChunkRecipes[] = {
     {ChunkMode::Image,                   "image",               ChunkCoder::Image,   MatchScope::None,   CountsKind::None,      false},
     {ChunkMode::Audio,                   "audio",               ChunkCoder::Audio,   MatchScope::None,   CountsKind::None,      false},
     {ChunkMode::ContextMixing,           "context-mix",         ChunkCoder::ContextMixing, MatchScope::None, CountsKind::None, false},
+    {ChunkMode::InflatedContextMixing,   "inflated-context-mix", ChunkCoder::InflatedContextMixing, MatchScope::None, CountsKind::None, false},
 };
 
 constexpr bool rows_in_mode_order() {
@@ -94,9 +97,11 @@ constexpr const ChunkRecipe& recipe(ChunkMode mode) { return kChunkRecipes[stati
 // Coded with the model's network (not stored, not LZMA2).
 constexpr bool is_network_coded(ChunkMode mode) { return recipe(mode).coder == ChunkCoder::Network; }
 // Coded by a general-purpose byte coder instead of the model: LZMA2 or context
-// mixing (a frame holds these or network-coded chunks, never both).
+// mixing, of the bytes or of their deflate streams inflated (a frame holds
+// these or network-coded chunks, never both).
 constexpr bool is_byte_coded(ChunkMode mode) {
-  return recipe(mode).coder == ChunkCoder::Lzma2 || recipe(mode).coder == ChunkCoder::ContextMixing;
+  const ChunkCoder coder = recipe(mode).coder;
+  return coder == ChunkCoder::Lzma2 || coder == ChunkCoder::ContextMixing || coder == ChunkCoder::InflatedContextMixing;
 }
 // Keeps the frame's context counts, whose shape the mode sets; a frame's
 // counted chunks share one mode (the container checks it).

@@ -73,6 +73,7 @@ const char* chunk_entry_problem(const ChunkEntry& entry) {
       if (entry.payload_size >= entry.original_size) return "LZMA2 chunk not smaller than its original (should be stored)";
       break;
     case ChunkCoder::ContextMixing:
+    case ChunkCoder::InflatedContextMixing:
       if (entry.symbol_count != 0) return "context-mixing chunk with a symbol count";
       if (entry.payload_size == 0) return "context-mixing chunk without payload";
       if (entry.payload_size >= entry.original_size)

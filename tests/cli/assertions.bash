@@ -41,6 +41,21 @@ same_bytes() {
   cmp -s "$1" "$2" || fail "$3: $1 and $2 differ"
 }
 
+# round_trips FILE LEVEL...: FILE compressed at each level into FILE.lmz (the
+# last level's stays there) and decompressed back to the same bytes.
+round_trips() {
+  local f=$1 level
+  shift
+  for level in "$@"; do
+    expect_rc 0 "compress $f at -$level" "$LMZIP" -"$level" -k -f -c "$f" > "$f.lmz" || continue
+    expect_rc 0 "decompress $f" "$LMZIP" -d -c "$f.lmz" > "$f.out"
+    same_bytes "$f.out" "$f" "$f at -$level round trip"
+  done
+}
+
+# modes FILE.lmz: the chunk modes of lmzip -l -v's frames.
+modes() { "$LMZIP" -l -v "$1" | awk '/Chunk modes/ { on = 1; next } on'; }
+
 exists() { [ -e "$1" ] || fail "$2: $1 is missing"; }
 absent() { [ ! -e "$1" ] || fail "$2: $1 should not exist"; }
 

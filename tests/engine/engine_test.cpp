@@ -23,6 +23,7 @@
 #include "model/random_model.h"
 #include "tokenize/tokenizer.h"
 #include "../common/small_models.h"
+#include "../common/zlib_streams.h"
 
 namespace lmzip {
 namespace {
@@ -719,6 +720,57 @@ TEST(Engine, BinaryRecordsAreContextMixingChunks) {
   const Stats d = decompress_without_model(z, &out);
   EXPECT_EQ(out, in);
   EXPECT_EQ(d.context_mixing_frames, 1u);
+}
+
+// A zip-like file: entries of text deflated by zlib (raw, as zip holds them,
+// and zlib streams, as a PDF does) among headers and binary bytes. Neither
+// LZMA2 nor context mixing sees into deflate data; inflated, context mixing
+// codes the text, and decoding deflates it again byte for byte.
+TEST(Engine, DeflateStreamsAreInflatedForContextMixing) {
+  std::string in = random_bytes(500, 21);
+  for (int entry = 0; entry < 6; ++entry) {
+    std::string t;
+    for (int i = 0; t.size() < 12000; ++i)
+      t += "entry " + std::to_string(entry) + " line " + std::to_string(i * i % 9973) + " value " +
+           std::to_string(i * 7 % 101) + "\n";
+    const auto* bytes = reinterpret_cast<const std::uint8_t*>(t.data());
+    const std::vector<std::uint8_t> stream =
+        entry % 2 ? testing::zip_entry(testing::deflated(bytes, t.size(), 6, -15))
+                  : testing::deflated(bytes, t.size(), 9, 15);
+    in.append(stream.begin(), stream.end());
+    in += random_bytes(40, entry);
+  }
+  Stats s;
+  const std::string z = compress_with(random_model_path(), in, 2, &s);
+  EXPECT_EQ(s.context_mixing_frames, 1u);
+  const Frame lzma2 = byte_coded_frame(reinterpret_cast<const std::uint8_t*>(in.data()), in.size(), 1, ChunkMode::Lzma2);
+  EXPECT_LT(z.size() * 2, frame_cost(lzma2));
+  std::istringstream listed(z);
+  const std::vector<StreamInfo> info = list(listed);
+  ASSERT_EQ(info.size(), 1u);
+  ASSERT_EQ(info[0].frame_details.size(), 1u);
+  ASSERT_EQ(info[0].frame_details[0].modes.size(), 1u);
+  EXPECT_EQ(info[0].frame_details[0].modes[0].mode, "inflated-context-mix");
+  std::string out;
+  const Stats d = decompress_without_model(z, &out);
+  EXPECT_EQ(out, in);
+  EXPECT_EQ(d.context_mixing_frames, 1u);
+}
+
+// Random bytes with a small deflate stream: LZMA2 saves nothing, and the
+// stream is too small a share of the frame to run context mixing over it all.
+TEST(Engine, ASmallDeflateStreamInRandomBytesIsNotInflated) {
+  std::string t;
+  for (int i = 0; t.size() < 20000; ++i) t += "line " + std::to_string(i * i % 9973) + "\n";
+  const std::vector<std::uint8_t> stream =
+      testing::deflated(reinterpret_cast<const std::uint8_t*>(t.data()), t.size(), 9, 15);
+  std::string in = random_bytes(100000, 31);
+  in.insert(50000, std::string(stream.begin(), stream.end()));
+  ASSERT_LT(stream.size() * kInflateCompressedFrameShare, in.size());
+  Stats s;
+  const std::string z = compress_with(random_model_path(), in, 2, &s);
+  EXPECT_EQ(s.context_mixing_frames, 0u);
+  EXPECT_EQ(decompress_with(random_model_path(), z), in);
 }
 
 // Frames of more than 16 MiB are cut into LZMA2 chunks of at most 16 MiB.

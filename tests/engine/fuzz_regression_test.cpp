@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "../fuzz/fuzz_models.h"
+#include "coder/deflate_streams.h"
 #include "format/container.h"
 #include "lmzip/lmzip.h"
 #include "model/model_file.h"
@@ -120,6 +121,34 @@ TEST(FuzzRegression, DecompressInputsDecodeOrThrowError) {
           << "a seed stream does not decode: " << e.what();
     } catch (const std::exception& e) {
       ADD_FAILURE() << "unexpected exception: " << e.what();
+    }
+  }
+}
+
+// Mode-13 stream tables with the inflated bytes after them, behind a
+// two-byte original size (fuzz_inflated.cpp): rebuilt, or refused with a
+// reason; the seeds rebuild.
+TEST(FuzzRegression, InflatedStreamTablesRebuildOrSayWhy) {
+  for (const fs::path& path : inputs("inflated")) {
+    SCOPED_TRACE(path.string());
+    const std::string bytes = read_file(path);
+    if (bytes.size() < 2) continue;
+    const auto* data = reinterpret_cast<const std::uint8_t*>(bytes.data());
+    const std::size_t original_size = data[0] | std::size_t{data[1]} << 8;
+    InflatedHeader header;
+    std::string why;
+    bool rebuilt = read_inflated_header(data + 2, bytes.size() - 2, original_size, &header, &why);
+    if (rebuilt) {
+      const std::uint8_t* rest = data + 2 + header.header_size;
+      std::vector<std::uint8_t> inflated(rest, rest + std::min(header.inflated_size, bytes.size() - 2 - header.header_size));
+      inflated.resize(header.inflated_size);
+      std::vector<std::uint8_t> out(original_size);
+      rebuilt = deflate_streams(inflated.data(), inflated.size(), header.streams, out.data(), out.size(), &why);
+    }
+    if (path.parent_path().parent_path().filename() == "corpus") {
+      EXPECT_TRUE(rebuilt) << why;
+    } else if (!rebuilt) {
+      EXPECT_FALSE(why.empty());
     }
   }
 }

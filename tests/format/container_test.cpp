@@ -534,6 +534,9 @@ TEST(Container, RejectsInvalidChunkEntries) {
       {ChunkMode::ContextMixing, 5, 1, 2},   // context mixing with symbols
       {ChunkMode::ContextMixing, 5, 0, 5},   // context mixing not smaller than the original
       {ChunkMode::ContextMixing, 5, 0, 0},   // context mixing without payload
+      {ChunkMode::InflatedContextMixing, 5, 1, 2},  // inflated context mixing with symbols
+      {ChunkMode::InflatedContextMixing, 5, 0, 5},  // inflated context mixing not smaller than the original
+      {ChunkMode::InflatedContextMixing, 5, 0, 0},  // inflated context mixing without payload
       {ChunkMode::Image, 5, 1, 2},           // image with symbols
       {ChunkMode::Image, 5, 0, 5},           // image not smaller than the original
       {ChunkMode::Image, 5, 0, 0},           // image without payload
@@ -597,6 +600,9 @@ TEST(Container, Lzma2ChunksGoWithStoredChunksOnly) {
   EXPECT_EQ(error_of({{ChunkMode::Lzma2, 5, 0, 4}, {ChunkMode::Stored, 3, 0, 3}, {ChunkMode::Lzma2, 9, 0, 1}}),
             "(no error)");
   EXPECT_EQ(error_of({{ChunkMode::ContextMixing, 5, 0, 4}, {ChunkMode::Lzma2, 9, 0, 1}}), "(no error)");
+  EXPECT_EQ(error_of({{ChunkMode::InflatedContextMixing, 5, 0, 4}, {ChunkMode::ContextMixing, 5, 0, 4},
+                      {ChunkMode::Lzma2, 9, 0, 1}}),
+            "(no error)");
   for (const ChunkRecipe& r : kChunkRecipes) {
     if (r.coder != ChunkCoder::Network) continue;
     EXPECT_EQ(error_of({{ChunkMode::Lzma2, 5, 0, 4}, {r.mode, 4, 2, 2}}),
@@ -606,6 +612,9 @@ TEST(Container, Lzma2ChunksGoWithStoredChunksOnly) {
               std::string::npos)
         << r.name;
     EXPECT_NE(error_of({{ChunkMode::ContextMixing, 5, 0, 4}, {r.mode, 4, 2, 2}}).find("mixes LZMA2 or context-mixing"),
+              std::string::npos)
+        << r.name;
+    EXPECT_NE(error_of({{r.mode, 4, 2, 2}, {ChunkMode::InflatedContextMixing, 5, 0, 4}}).find("mixes LZMA2 or context-mixing"),
               std::string::npos)
         << r.name;
   }
@@ -733,6 +742,8 @@ TEST(ContainerWriter, RefusesFramesAReaderWouldReject) {
   rejects_entries({{ChunkMode::Lzma2, 2, 0, 2}});                               // LZMA2 not smaller
   rejects_entries({{ChunkMode::Lzma2, 2, 1, 1}});                               // LZMA2 with symbols
   rejects_entries({{ChunkMode::Lzma2, 2, 0, 1}, {ChunkMode::Coded, 2, 1, 1}});  // LZMA2 beside the model
+  rejects_entries({{ChunkMode::InflatedContextMixing, 2, 0, 1}, {ChunkMode::Coded, 2, 1, 1}});  // beside the model
+  rejects_entries({{ChunkMode::InflatedContextMixing, 2, 0, 2}});                 // not smaller
 }
 
 TEST(ContainerWriter, ReportsFailedWrites) {

@@ -1,8 +1,8 @@
 // Writes the seed corpora for the fuzz targets into tests/fuzz/corpus/<target>/:
 // small model files, .lmz streams made with the tiny fuzz models (stored and
 // coded chunks, several frames, two streams back to back, LZMA2, image and
-// audio chunks) and raw inputs for
-// the round trip. Deterministic: running it again writes the same files.
+// audio chunks, deflate streams inflated), raw inputs for the round trip and
+// mode-13 payloads for the inflated target. Deterministic: running it again writes the same files.
 // decompress/v<N>_*.lmz hold chunks of mode N, written by earlier versions
 // (CHANGELOG.md) and kept so that every mode no level writes today stays
 // fuzzed and decodable; nothing rewrites them. The wide-counts mode differs
@@ -17,6 +17,9 @@
 #include <string>
 #include <vector>
 
+#include "../common/zlib_streams.h"
+#include "coder/context_mixing.h"
+#include "coder/deflate_streams.h"
 #include "fuzz_models.h"
 #include "lmzip/lmzip.h"
 
@@ -110,7 +113,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string root = argv[1];
-  for (const char* target : {"model_file", "decompress", "roundtrip"}) {
+  for (const char* target : {"model_file", "decompress", "roundtrip", "inflated"}) {
     const std::string cmd = "mkdir -p '" + root + "/" + target + "'";
     if (std::system(cmd.c_str()) != 0) return 1;
   }
@@ -172,6 +175,16 @@ int main(int argc, char** argv) {
   // LZMA2 does; under a limit too small for its tables, LZMA2 codes them.
   seeds.push_back({"context_mix.lmz", byte_model, repeat(pseudo_random(200, 3), 3000), 1000});
   seeds.push_back({"lzma2.lmz", byte_model, repeat(pseudo_random(200, 3), 3000), 1000, std::uint64_t{16} << 20});
+  // A zlib stream and a zip entry of text among binary bytes: mode 13.
+  std::string lines;
+  for (int i = 0; lines.size() < 3000; ++i) lines += "line " + std::to_string(i * i % 997) + " of the seed\n";
+  const auto* line_bytes = reinterpret_cast<const std::uint8_t*>(lines.data());
+  const std::vector<std::uint8_t> zlib_stream = lmzip::testing::deflated(line_bytes, lines.size(), 9, 15);
+  const std::vector<std::uint8_t> zip_entry =
+      lmzip::testing::zip_entry(lmzip::testing::deflated(line_bytes, lines.size() / 2, 6, -15));
+  const std::string deflated = pseudo_random(100, 4) + std::string(zlib_stream.begin(), zlib_stream.end()) +
+                               pseudo_random(50, 5) + std::string(zip_entry.begin(), zip_entry.end());
+  seeds.push_back({"inflated_context_mix.lmz", byte_model, deflated, 0});
   // Pixels and samples: image and audio chunks beside stored ones (headers).
   seeds.push_back({"image_grey.lmz", byte_model, test_image(64, 32, 1, 5), 0});
   seeds.push_back({"image_rgb.lmz", byte_model, "text before\n" + test_image(24, 20, 3, 6), 0});
@@ -202,6 +215,19 @@ int main(int argc, char** argv) {
   std::string all(256, '\0');
   for (int i = 0; i < 256; ++i) all[i] = static_cast<char>(i);
   write_file(root + "/roundtrip/all_bytes", "\xfe" + all);
+
+  // The chunk's original size (two bytes), a mode-13 payload's header and
+  // the inflated bytes in place of its coded bytes (fuzz_inflated.cpp).
+  const auto* deflated_bytes = reinterpret_cast<const std::uint8_t*>(deflated.data());
+  const lmzip::InflatedBuffer inflated =
+      lmzip::inflate_streams(deflated_bytes, deflated.size(), lmzip::kContextMixingMaxBytes);
+  const std::vector<std::uint8_t> payload = lmzip::inflated_context_mixing_encode(inflated);
+  lmzip::InflatedHeader header;
+  if (!lmzip::read_inflated_header(payload.data(), payload.size(), deflated.size(), &header, nullptr)) return 1;
+  const std::string sized = {static_cast<char>(deflated.size() & 0xFF), static_cast<char>(deflated.size() >> 8)};
+  write_file(root + "/inflated/two_streams",
+             sized + std::string(payload.begin(), payload.begin() + static_cast<std::ptrdiff_t>(header.header_size)) +
+                 std::string(inflated.bytes.begin(), inflated.bytes.end()));
 
   std::system(("rm -rf '" + models + "'").c_str());
   return 0;

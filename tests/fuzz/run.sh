@@ -2,7 +2,7 @@
 # Builds (if needed) and runs one libFuzzer target with its seed corpus.
 #
 #   tests/fuzz/run.sh TARGET SECONDS [extra libFuzzer flags...]
-#   TARGET: container | model_file | decompress | roundtrip
+#   TARGET: container | model_file | decompress | roundtrip | inflated
 #
 # Builds into build-fuzz/ with clang-14 (cmake/fuzz.cmake), niced, one job.
 # New inputs the fuzzer finds go to build-fuzz/corpus/TARGET (the seeds in
@@ -25,8 +25,8 @@ jobs=${JOBS:-1}
 nice_level=${NICE:-19}
 
 case $target in
-  container | model_file | decompress | roundtrip) ;;
-  *) echo "unknown target $target (container, model_file, decompress, roundtrip)" >&2; exit 2 ;;
+  container | model_file | decompress | roundtrip | inflated) ;;
+  *) echo "unknown target $target (container, model_file, decompress, roundtrip, inflated)" >&2; exit 2 ;;
 esac
 
 if [ ! -f "$build/CMakeCache.txt" ]; then
