@@ -406,7 +406,8 @@ Stats compress(std::istream& in, std::ostream& out, const CompressOptions& optio
       // around the streams alike).
       if (!f.text && !f.media_only && inflated_threads > 0)
         f.mixed = byte_coded_frame(bytes, f.size, inflated_threads, ChunkMode::InflatedContextMixing,
-                                   compressed_already ? f.size / kInflateCompressedFrameShare : 0);
+                                   compressed_already ? f.size / kInflateCompressedFrameShare : 0,
+                                   level.most_inflation);
       if (f.mixed.chunks.empty() && !f.text && !f.media_only && !compressed_already && mixing_threads > 0)
         f.mixed = byte_coded_frame(bytes, f.size, mixing_threads, ChunkMode::ContextMixing);
       bool byte_coder_wins_clearly = false;

@@ -25,7 +25,7 @@ std::uint64_t byte_coder_bytes(ChunkMode mode, std::size_t size) {
 }
 
 Frame byte_coded_frame(const std::uint8_t* data, std::size_t size, std::size_t threads, ChunkMode mode,
-                       std::size_t min_deflate_bytes) {
+                       std::size_t min_deflate_bytes, unsigned most_inflation) {
   const std::size_t pieces = std::max<std::size_t>(1, (size + kMaxChunkBytes - 1) / kMaxChunkBytes);
   Frame frame;
   frame.chunks.resize(pieces);
@@ -35,9 +35,13 @@ Frame byte_coded_frame(const std::uint8_t* data, std::size_t size, std::size_t t
   std::vector<InflatedBuffer> inflated(mode == ChunkMode::InflatedContextMixing ? pieces : 0);
   if (!inflated.empty()) {
     for_each_group(pieces, threads, [&](std::size_t, std::size_t first, std::size_t last) {
-      for (std::size_t i = first; i < last; ++i)
-        inflated[i] = inflate_streams(data + size * i / pieces, size * (i + 1) / pieces - size * i / pieces,
-                                      kContextMixingMaxBytes);
+      for (std::size_t i = first; i < last; ++i) {
+        const std::size_t piece = size * (i + 1) / pieces - size * i / pieces;
+        inflated[i] = inflate_streams(data + size * i / pieces, piece,
+                                      most_inflation == 0 ? kContextMixingMaxBytes
+                                                          : std::min<std::size_t>(kContextMixingMaxBytes,
+                                                                                  piece * most_inflation));
+      }
     });
     std::size_t deflate_bytes = 0;
     for (const InflatedBuffer& b : inflated)

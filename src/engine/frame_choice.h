@@ -25,9 +25,11 @@ constexpr double kByteCoderSkipsModelBelowBitsPerByte = 0.7;
 // original CRC is left to the caller. Mode 13 (inflated context mixing)
 // returns a frame without chunks where the deflate streams that zlib
 // reproduces hold fewer than max(1, min_deflate_bytes) bytes of deflate data,
-// and context-mixes the chunks without one as they are.
+// inflates streams while a chunk grows to at most `most_inflation` times its
+// size (0: to context mixing's limit), and context-mixes the chunks without
+// one as they are.
 Frame byte_coded_frame(const std::uint8_t* data, std::size_t size, std::size_t threads, ChunkMode mode,
-                       std::size_t min_deflate_bytes = 0);
+                       std::size_t min_deflate_bytes = 0, unsigned most_inflation = 0);
 
 // A frame that LZMA2 barely shrinks (compressed or random data) is context-
 // mixed with its deflate streams inflated only where their deflate data

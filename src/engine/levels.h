@@ -22,6 +22,9 @@ struct LevelSettings {
   std::size_t smallest_chunk_bytes;  // a short frame is cut into more chunks while they keep this size
   ChunkMode mode;                  // what codes the chunks (format/chunk_recipe.h)
   ChunkMode mode_without_adaptation;  // for networks too wide to adapt their output layer
+  // Deflate streams inflated for context mixing (chunk mode 13) grow a frame
+  // to at most this many times its size (0: to context mixing's limit).
+  unsigned most_inflation;
   std::string_view summary;        // for --help
 };
 
@@ -33,17 +36,22 @@ struct LevelSettings {
 // histories (world192.txt 374,750 -> 368,046 bytes, book1 176,757 ->
 // 175,320), affordable at the slowest level. Smaller chunks at lower levels
 // fill more of a batch; larger ones restart the context less often.
+// Context mixing codes about 210 KB of inflated deflate streams a second:
+// the fast levels inflate a frame to at most 4 times its size, so a binary
+// frame still codes at 50 KB/s or more; the others inflate whatever zlib
+// reproduces (a gzip'd log inflates 5 to 10 times, and context mixing codes
+// it far smaller than its deflate).
 inline constexpr LevelSettings kLevels[] = {
-    // level model         binary model     largest     smallest    mode                                 without adaptation                   summary
-    {1, "fast.lmzm",       "binary.lmzm",   0,          8u << 10,   ChunkMode::CodedFrameCounted,        ChunkMode::CodedFrameCounted,        "fastest: the fast model with narrow context counts"},
-    {2, "fast.lmzm",       "binary.lmzm",   0,          16u << 10,  ChunkMode::CodedAdaptedNarrow,       ChunkMode::CodedFrameCounted,        "the fast model, output adaptation over narrow counts"},
-    {3, "fast.lmzm",       "binary.lmzm",   0,          32u << 10,  ChunkMode::CodedAdapted,             ChunkMode::CodedFrameCounted,        "the fast model, output adaptation over large counts"},
-    {4, "default.lmzm",    "binary.lmzm",   0,          8u << 10,   ChunkMode::CodedAdaptedNarrow,       ChunkMode::CodedFrameCountedLarge,   "the default model, output adaptation over narrow counts"},
-    {5, "default.lmzm",    "binary.lmzm",   0,          16u << 10,  ChunkMode::CodedAdapted,             ChunkMode::CodedFrameCountedLarge,   "the default model, output adaptation over large counts"},
-    {6, "default.lmzm",    "binary.lmzm",   0,          32u << 10,  ChunkMode::CodedAdapted,             ChunkMode::CodedFrameCountedLarge,   "as 5, longer chunks for short inputs"},
-    {7, "max.lmzm",        "binary.lmzm",   0,          8u << 10,   ChunkMode::CodedAdapted,             ChunkMode::CodedFrameCountedLarge,   "the max model, output adaptation over large counts"},
-    {8, "max.lmzm",        "binary.lmzm",   0,          16u << 10,  ChunkMode::CodedAdapted,             ChunkMode::CodedFrameCountedLarge,   "as 7, longer chunks for short inputs"},
-    {9, "max.lmzm",        "binary.lmzm",   1u << 20,   512u << 10, ChunkMode::CodedAdapted,             ChunkMode::CodedFrameCountedLarge,   "best: the max model in few long chunks"},
+    // level model         binary model     largest     smallest    mode                                 without adaptation                   inflation  summary
+    {1, "fast.lmzm",       "binary.lmzm",   0,          8u << 10,   ChunkMode::CodedFrameCounted,        ChunkMode::CodedFrameCounted,        4,         "fastest: the fast model with narrow context counts"},
+    {2, "fast.lmzm",       "binary.lmzm",   0,          16u << 10,  ChunkMode::CodedAdaptedNarrow,       ChunkMode::CodedFrameCounted,        4,         "the fast model, output adaptation over narrow counts"},
+    {3, "fast.lmzm",       "binary.lmzm",   0,          32u << 10,  ChunkMode::CodedAdapted,             ChunkMode::CodedFrameCounted,        4,         "the fast model, output adaptation over large counts"},
+    {4, "default.lmzm",    "binary.lmzm",   0,          8u << 10,   ChunkMode::CodedAdaptedNarrow,       ChunkMode::CodedFrameCountedLarge,   0,         "the default model, output adaptation over narrow counts"},
+    {5, "default.lmzm",    "binary.lmzm",   0,          16u << 10,  ChunkMode::CodedAdapted,             ChunkMode::CodedFrameCountedLarge,   0,         "the default model, output adaptation over large counts"},
+    {6, "default.lmzm",    "binary.lmzm",   0,          32u << 10,  ChunkMode::CodedAdapted,             ChunkMode::CodedFrameCountedLarge,   0,         "as 5, longer chunks for short inputs"},
+    {7, "max.lmzm",        "binary.lmzm",   0,          8u << 10,   ChunkMode::CodedAdapted,             ChunkMode::CodedFrameCountedLarge,   0,         "the max model, output adaptation over large counts"},
+    {8, "max.lmzm",        "binary.lmzm",   0,          16u << 10,  ChunkMode::CodedAdapted,             ChunkMode::CodedFrameCountedLarge,   0,         "as 7, longer chunks for short inputs"},
+    {9, "max.lmzm",        "binary.lmzm",   1u << 20,   512u << 10, ChunkMode::CodedAdapted,             ChunkMode::CodedFrameCountedLarge,   0,         "best: the max model in few long chunks"},
 };
 inline constexpr int kMinLevel = 1;
 inline constexpr int kMaxLevel = 9;

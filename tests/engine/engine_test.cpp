@@ -757,6 +757,34 @@ TEST(Engine, DeflateStreamsAreInflatedForContextMixing) {
   EXPECT_EQ(d.context_mixing_frames, 1u);
 }
 
+// The fast levels inflate a frame to at most 4 times its size (levels.h): a
+// stream that inflates 10 times stays deflate at -1 and is inflated at -5.
+TEST(Engine, FastLevelsInflateAFrameToFourTimesItsSize) {
+  std::string t;
+  for (int i = 0; t.size() < 60000; ++i) t += "log line " + std::to_string(i % 50) + ": all is well\n";
+  const std::vector<std::uint8_t> stream =
+      testing::deflated(reinterpret_cast<const std::uint8_t*>(t.data()), t.size(), 9, 15);
+  ASSERT_GT(t.size(), 4 * stream.size());
+  const std::string in = random_bytes(300, 5) + std::string(stream.begin(), stream.end());
+  for (const int level : {1, 5}) {
+    CompressOptions o;
+    o.models.explicit_path = random_model_path();
+    o.level = level;
+    std::istringstream from(in);
+    std::ostringstream z;
+    compress(from, z, o);
+    std::istringstream listed(z.str());
+    const std::vector<StreamInfo> info = list(listed);
+    ASSERT_EQ(info.size(), 1u);
+    bool inflated = false;
+    for (const auto& m : info[0].frame_details[0].modes) inflated = inflated || m.mode == "inflated-context-mix";
+    EXPECT_EQ(inflated, level == 5) << "level " << level;
+    std::string out;
+    decompress_without_model(z.str(), &out);
+    EXPECT_EQ(out, in);
+  }
+}
+
 // Random bytes with a small deflate stream: LZMA2 saves nothing, and the
 // stream is too small a share of the frame to run context mixing over it all.
 TEST(Engine, ASmallDeflateStreamInRandomBytesIsNotInflated) {
