@@ -34,6 +34,7 @@ namespace {
 
 constexpr std::uint8_t kFormatVersion = 1;
 constexpr std::uint8_t kFlagX86 = 1;  // the E8/E9 call transform was applied before coding
+constexpr std::uint8_t kFlagNetwork = 2;  // a byte network's predictions were mixed in
 constexpr std::size_t kHeaderBytes = 2;
 
 // Arithmetic shift right (floor division by 2^s) that does not depend on the
@@ -300,7 +301,8 @@ class Apm {
 // The model.
 
 constexpr int kMaps = 21;        // context maps
-constexpr int kInputs = kMaps * 2 + 2 + 1;  // + match (2) + bias
+constexpr int kInputs = kMaps * 2 + 2 + 2 + 1;  // + match (2) + network (2, zero without one) + bias
+constexpr int kFinalInputs = 6;  // four mixers, the network, the bias
 constexpr int kMatchMin = 4;     // bytes hashed to find a match (4 beat 5, 6 and 9 on the training files)
 constexpr std::uint32_t kMaxRecord = 4096;
 
@@ -322,10 +324,10 @@ Sizes sizes_for(std::size_t size) {
 class Model {
  public:
   // buf: the history; the model writes each byte into buf[pos] once coded.
-  Model(std::uint8_t* buf, std::size_t size)
-      : buf_(buf), size_(size), sizes_(sizes_for(size)),
+  Model(std::uint8_t* buf, std::size_t size, BytePredictions* network)
+      : buf_(buf), size_(size), sizes_(sizes_for(size)), network_(network),
         mix_c0_(kInputs, 256, 3, 4000), mix_match_(kInputs, 128, 3, 4000), mix_c1_(kInputs, 256, 3, 4000),
-        mix_order_(kInputs, 64, 3, 4000), mix_final_(5, 8, 3, 16384), match_sm_(64, 1023, false), apm1_(256, 6), apm2_(65536, 6) {
+        mix_order_(kInputs, 64, 3, 4000), mix_final_(kFinalInputs, 8, 3, 16384), match_sm_(64, 1023, false), apm1_(256, 6), apm2_(65536, 6) {
     maps_.reserve(kMaps);
     sms_.reserve(kMaps);
     for (int i = 0; i < kMaps; ++i) {
@@ -335,6 +337,10 @@ class Model {
     match_table_.assign(sizes_.match_entries, 0);
     match_mask_ = static_cast<std::uint32_t>(sizes_.match_entries - 1);
     byte_contexts();
+    if (network_) {
+      network_->reset();
+      network_step(256);
+    }
   }
 
   // Probability (16 bits) that the next bit is 1.
@@ -362,13 +368,29 @@ class Model {
       *x++ = 0;
       *x++ = 0;
     }
+    // The network: the probability of a 1 among the bytes that begin with
+    // the bits so far, from its frequencies.
+    int net = 0;
+    if (network_) {
+      const int width = 256 >> bpos_;
+      const int lo = (c0_ - (1 << bpos_)) * width;
+      const std::uint64_t n = below_[lo + width] - below_[lo], n1 = below_[lo + width] - below_[lo + width / 2];
+      const int p12 = static_cast<int>(std::clamp<std::uint64_t>((n1 * 4096 + n / 2) / n, 1, 4095));
+      net = tb.stretch[p12];
+      *x++ = net;
+      *x++ = (p12 - 2048) >> 1;
+    } else {
+      *x++ = 0;
+      *x++ = 0;
+    }
     *x++ = 256;  // bias
     const int lenb = match_len_ == 0 ? 0 : std::min<int>(15, 1 + ilog2(match_len_));
     fx_[0] = mix_c0_.mix(x_, c0_);
     fx_[1] = mix_match_.mix(x_, lenb << 3 | bpos_);
     fx_[2] = mix_c1_.mix(x_, c1());
     fx_[3] = mix_order_.mix(x_, order_ << 3 | bpos_);
-    fx_[4] = 256;
+    fx_[4] = net;
+    fx_[5] = 256;
     const int d = mix_final_.mix(fx_, bpos_);
     const int pm = squash(d);
     const int a1 = apm1_.refine(pm, c0_);
@@ -412,7 +434,10 @@ class Model {
       c0_ = 1;
       bpos_ = 0;
       node_ = 1;
-      if (pos_ < size_) byte_contexts();
+      if (pos_ < size_) {
+        byte_contexts();
+        if (network_) network_step(buf_[pos_ - 1]);
+      }
     }
   }
 
@@ -421,7 +446,7 @@ class Model {
     std::uint64_t b = 0;
     for (int i = 0; i < kMaps; ++i) b += s.map_slots[i] * sizeof(Slot) + 256 * 4;
     b += s.match_entries * 4;
-    b += std::uint64_t{kInputs} * (256 + 128 + 256 + 64) * 4 + 5 * 8 * 4 + 64 * 4;
+    b += std::uint64_t{kInputs} * (256 + 128 + 256 + 64) * 4 + kFinalInputs * 8 * 4 + 64 * 4;
     b += (256 + 65536) * 33 * 2;
     b += 65536 * 2;  // ind2_
     return b;
@@ -434,6 +459,13 @@ class Model {
     return r;
   }
   int c1() const { return pos_ > 0 ? buf_[pos_ - 1] : 0; }
+
+  // Feeds the network `symbol`; below_[s] = the sum of its frequencies of the bytes before s.
+  void network_step(std::uint32_t symbol) {
+    network_->step(symbol, freqs_);
+    below_[0] = 0;
+    for (int s = 0; s < 256; ++s) below_[s + 1] = below_[s] + freqs_[s];
+  }
   std::uint8_t back(std::size_t k) const { return pos_ >= k ? buf_[pos_ - k] : 0; }
 
   // After each byte (and before the first): the contexts of the next byte.
@@ -551,6 +583,7 @@ class Model {
   std::uint8_t* buf_;
   std::size_t size_;
   Sizes sizes_;
+  BytePredictions* network_;
   std::size_t pos_ = 0;
   int c0_ = 1, bpos_ = 0, node_ = 1;
   std::vector<ContextMap> maps_;
@@ -558,7 +591,9 @@ class Model {
   std::uint8_t* states_[kMaps] = {};
   std::uint32_t hashes_[kMaps] = {};
   int x_[kInputs] = {};
-  int fx_[5] = {};
+  int fx_[kFinalInputs] = {};
+  std::uint32_t freqs_[256] = {};
+  std::uint64_t below_[257] = {};
   int order_ = 0;  // how many of the order 1-6 contexts were seen before (0..5)
   Mixer mix_c0_, mix_match_, mix_c1_, mix_order_, mix_final_;
   StateMap match_sm_;
@@ -632,7 +667,8 @@ std::uint64_t context_mixing_bytes(std::size_t size) {
   return model + size + (size + size / 64 + 64);
 }
 
-std::vector<std::uint8_t> context_mixing_encode(const std::uint8_t* data, std::size_t size) {
+std::vector<std::uint8_t> context_mixing_encode(const std::uint8_t* data, std::size_t size,
+                                                BytePredictions* network) {
   if (data == nullptr || size == 0 || size > kContextMixingMaxBytes)
     throw std::invalid_argument("context_mixing_encode: need 1 <= size <= kContextMixingMaxBytes");
   std::vector<std::uint8_t> buf(data, data + size);
@@ -641,9 +677,9 @@ std::vector<std::uint8_t> context_mixing_encode(const std::uint8_t* data, std::s
   std::vector<std::uint8_t> out;
   out.reserve(size + size / 64 + 64);
   out.push_back(kFormatVersion);
-  out.push_back(x86 ? kFlagX86 : 0);
+  out.push_back(static_cast<std::uint8_t>((x86 ? kFlagX86 : 0) | (network ? kFlagNetwork : 0)));
   BitEncoder enc(out);
-  auto model = std::make_unique<Model>(buf.data(), size);
+  auto model = std::make_unique<Model>(buf.data(), size, network);
   for (std::size_t i = 0; i < size; ++i) {
     const int c = buf[i];
     for (int k = 7; k >= 0; --k) {
@@ -657,7 +693,7 @@ std::vector<std::uint8_t> context_mixing_encode(const std::uint8_t* data, std::s
 }
 
 bool context_mixing_decode(const std::uint8_t* payload, std::size_t payload_size, std::uint8_t* out,
-                           std::size_t original_size, std::string* why) {
+                           std::size_t original_size, std::string* why, BytePredictions* network) {
   auto fail = [&](const char* reason) {
     if (why) *why = reason;
     return false;
@@ -667,10 +703,13 @@ bool context_mixing_decode(const std::uint8_t* payload, std::size_t payload_size
   if (payload == nullptr || out == nullptr) return fail("context mixing: null buffer");
   if (payload_size < kHeaderBytes) return fail("context mixing: payload shorter than its header");
   if (payload[0] != kFormatVersion) return fail("context mixing: unknown format version");
-  if ((payload[1] & ~kFlagX86) != 0) return fail("context mixing: unknown flags");
+  if ((payload[1] & ~(kFlagX86 | kFlagNetwork)) != 0) return fail("context mixing: unknown flags");
+  if (((payload[1] & kFlagNetwork) != 0) != (network != nullptr))
+    return fail(network ? "context mixing: the chunk was coded without a network"
+                        : "context mixing: the chunk was coded with a network");
   try {
     BitDecoder dec(payload + kHeaderBytes, payload_size - kHeaderBytes);
-    auto model = std::make_unique<Model>(out, original_size);
+    auto model = std::make_unique<Model>(out, original_size, network);
     for (std::size_t i = 0; i < original_size; ++i) {
       for (int k = 0; k < 8; ++k) model->update(dec.decode(model->p()));
       // A hostile payload runs past its end quickly; stop there.

@@ -189,7 +189,8 @@ std::size_t chunks_coded_by(const Frame& frame, ChunkCoder coder, ChunkCoder or_
 std::size_t chunks_coded_by(const Frame& frame, ChunkCoder coder) { return chunks_coded_by(frame, coder, coder); }
 std::size_t media_chunks(const Frame& frame) { return chunks_coded_by(frame, ChunkCoder::Image, ChunkCoder::Audio); }
 std::size_t mixed_chunks(const Frame& frame) {
-  return chunks_coded_by(frame, ChunkCoder::ContextMixing, ChunkCoder::InflatedContextMixing);
+  return chunks_coded_by(frame, ChunkCoder::ContextMixing, ChunkCoder::InflatedContextMixing) +
+         chunks_coded_by(frame, ChunkCoder::NetworkContextMixing);
 }
 
 // Decodes a chunk that needs no model (LZMA2, context mixing of the bytes or
@@ -205,7 +206,8 @@ bool decode_without_model(ChunkCoder coder, const std::vector<std::uint8_t>& pay
     case ChunkCoder::Image: return decode_image(payload.data(), payload.size(), out, size, why);
     case ChunkCoder::Audio: return decode_audio(payload.data(), payload.size(), out, size, why);
     case ChunkCoder::Stored:
-    case ChunkCoder::Network: break;
+    case ChunkCoder::Network:
+    case ChunkCoder::NetworkContextMixing: break;
   }
   *why = "not a chunk that decodes without the model";
   return false;
@@ -341,12 +343,22 @@ Stats compress(std::istream& in, std::ostream& out, const CompressOptions& optio
   // The byte coders' encoders run one frame at a time, beside the frames read
   // and the predictor: they may take a quarter of the limit (none fits: that
   // coder is not tried).
-  auto byte_coder_threads = [&](ChunkMode mode) {
-    const std::uint64_t each = byte_coder_bytes(mode, std::min<std::size_t>(frame_bytes, kMaxChunkBytes));
+  // (`beside`: what each thread takes besides, as a network's predictor.)
+  auto byte_coder_threads = [&](ChunkMode mode, std::uint64_t beside = 0) {
+    const std::uint64_t each = byte_coder_bytes(mode, std::min<std::size_t>(frame_bytes, kMaxChunkBytes)) + beside;
     return static_cast<std::size_t>(std::min<std::uint64_t>(batching.workers, limit / 4 / each));
   };
   const std::size_t lzma2_threads = byte_coder_threads(ChunkMode::Lzma2);
-  const std::size_t mixing_threads = byte_coder_threads(ChunkMode::ContextMixing);
+  // Where the level mixes its binary model in and that model predicts bytes,
+  // its network joins context mixing (chunk mode 14).
+  const ModelFile* mixing_network =
+      level.mixes_binary_model && coders.size() > 1 &&
+              NetworkBytePredictions::predicts_bytes(coders.back().session->model)
+          ? &coders.back().session->model
+          : nullptr;
+  const ChunkMode mixing_mode = mixing_network ? ChunkMode::NetworkContextMixing : ChunkMode::ContextMixing;
+  const std::size_t mixing_threads =
+      byte_coder_threads(mixing_mode, mixing_network ? NetworkBytePredictions::bytes(*mixing_network) : 0);
   const std::size_t inflated_threads = byte_coder_threads(ChunkMode::InflatedContextMixing);
   bool at_end = false;
   MediaCarry media_carry;  // an image or recording that goes on into the next frame
@@ -409,7 +421,7 @@ Stats compress(std::istream& in, std::ostream& out, const CompressOptions& optio
                                    compressed_already ? f.size / kInflateCompressedFrameShare : 0,
                                    level.most_inflation);
       if (f.mixed.chunks.empty() && !f.text && !f.media_only && !compressed_already && mixing_threads > 0)
-        f.mixed = byte_coded_frame(bytes, f.size, mixing_threads, ChunkMode::ContextMixing);
+        f.mixed = byte_coded_frame(bytes, f.size, mixing_threads, mixing_mode, 0, 0, mixing_network);
       bool byte_coder_wins_clearly = false;
       for (const Frame* byte_coded : {&f.lzma2, &f.mixed})
         byte_coder_wins_clearly = byte_coder_wins_clearly || (!byte_coded->chunks.empty() &&
@@ -426,9 +438,11 @@ Stats compress(std::istream& in, std::ostream& out, const CompressOptions& optio
       // The text model is not made for frames that do not look like text:
       // context mixing beat it on every such file of the bench corpora
       // (bench/results/context-mixing-frames.md), in a fraction of its time.
-      // A binary model, where installed, still competes.
-      const bool text_model_on_binary = !f.text && f.coder == 0 && !f.mixed.chunks.empty();
-      if (byte_coder_wins_clearly || f.media_only || text_model_on_binary) continue;
+      // Nor is a binary model alone: it lost to context mixing on every
+      // binary file of the bench (bench/results/binary-model-probe.md); it
+      // codes such a frame only where context mixing could not run.
+      const bool left_to_context_mixing = !f.text && !f.mixed.chunks.empty();
+      if (byte_coder_wins_clearly || f.media_only || left_to_context_mixing) continue;
       for (std::size_t i = 0; i < f.spans.size(); ++i) {
         if (f.media_index[i] != SIZE_MAX) continue;
         const char* data = f.data.data() + f.spans[i].offset;
@@ -500,6 +514,7 @@ Stats compress(std::istream& in, std::ostream& out, const CompressOptions& optio
       frame.original_crc = crc32(f.data.data(), f.size);
       // A frame the model took no part in keeps the model in force: no model block.
       if (holds_network_coded(frame)) frame.model_id = session->id;
+      if (chunks_coded_by(frame, ChunkCoder::NetworkContextMixing) > 0) frame.model_id = coders.back().session->id;
       stats.lzma2_frames += chunks_coded_by(frame, ChunkCoder::Lzma2) > 0;
       stats.context_mixing_frames += mixed_chunks(frame) > 0;
       stats.media_frames += media_chunks(frame) > 0;
@@ -654,6 +669,7 @@ Stats decompress(std::istream& in, std::ostream& out, const DecompressOptions& o
               case ChunkCoder::Lzma2:
               case ChunkCoder::ContextMixing:
               case ChunkCoder::InflatedContextMixing:
+              case ChunkCoder::NetworkContextMixing:
               case ChunkCoder::Image:
               case ChunkCoder::Audio: {
                 // Context mixing's tables are sized by the chunk
@@ -678,6 +694,22 @@ Stats decompress(std::istream& in, std::ostream& out, const DecompressOptions& o
                 const std::size_t at = bytes.size();
                 bytes.resize(at + e.original_size);
                 std::string why;
+                if (recipe(e.mode).coder == ChunkCoder::NetworkContextMixing) {
+                  // The frame's model (its model block's) predicts the bytes beside context mixing.
+                  auto& slot = sessions[frame.model_id];
+                  if (!slot) slot = ModelSession::open(find_model_by_id(options.models, frame.model_id));
+                  if (!NetworkBytePredictions::predicts_bytes(slot->model))
+                    throw chunk_corrupt(frame, i, "a network-context-mix chunk names model " + to_hex(frame.model_id) +
+                                                      ", which does not predict bytes");
+                  const std::uint64_t need = context_mixing_bytes(e.original_size) +
+                                             NetworkBytePredictions::bytes(slot->model) + 2 * frame.original_size();
+                  if (need > limit) throw ModelSession::memory_limit_error("decoding", need, limit);
+                  NetworkBytePredictions predictions(slot->model);
+                  if (!context_mixing_decode(payload.data(), payload.size(), reinterpret_cast<std::uint8_t*>(&bytes[at]),
+                                             e.original_size, &why, &predictions))
+                    throw chunk_corrupt(frame, i, why);
+                  break;
+                }
                 if (!decode_without_model(recipe(e.mode).coder, payload, reinterpret_cast<std::uint8_t*>(&bytes[at]),
                                           e.original_size, &why))
                   throw chunk_corrupt(frame, i, why);

@@ -8,12 +8,28 @@
 #include "engine/for_each_group.h"
 #include "media/audio_codec.h"
 #include "media/image_codec.h"
+#include "model/network.h"
 
 namespace lmzip {
 
 namespace {
 constexpr std::uint64_t kChunkEntryBytes = 13;  // docs/format.md "Frame block"
 }  // namespace
+
+NetworkBytePredictions::NetworkBytePredictions(const ModelFile& model) : predictor_(make_cpu_predictor(model, 1)) {}
+
+void NetworkBytePredictions::reset() { predictor_->reset(0); }
+
+void NetworkBytePredictions::step(std::uint32_t symbol, std::uint32_t* freqs) {
+  const std::uint32_t slot = 0;
+  predictor_->step(&slot, &symbol, 1, freqs);
+}
+
+bool NetworkBytePredictions::predicts_bytes(const ModelFile& model) {
+  return model.tokenizer == TokenizerKind::Bytes && model.config.vocab_size == 256;
+}
+
+std::uint64_t NetworkBytePredictions::bytes(const ModelFile& model) { return cpu_predictor_bytes(model, 1); }
 
 std::uint64_t byte_coder_bytes(ChunkMode mode, std::size_t size) {
   switch (mode) {
@@ -25,7 +41,7 @@ std::uint64_t byte_coder_bytes(ChunkMode mode, std::size_t size) {
 }
 
 Frame byte_coded_frame(const std::uint8_t* data, std::size_t size, std::size_t threads, ChunkMode mode,
-                       std::size_t min_deflate_bytes, unsigned most_inflation) {
+                       std::size_t min_deflate_bytes, unsigned most_inflation, const ModelFile* network) {
   const std::size_t pieces = std::max<std::size_t>(1, (size + kMaxChunkBytes - 1) / kMaxChunkBytes);
   Frame frame;
   frame.chunks.resize(pieces);
@@ -59,6 +75,9 @@ Frame byte_coded_frame(const std::uint8_t* data, std::size_t size, std::size_t t
     } else if (mode == ChunkMode::InflatedContextMixing && !inflated[i].streams.empty()) {
       payload = inflated_context_mixing_encode(inflated[i]);
       inflated[i] = InflatedBuffer{};
+    } else if (mode == ChunkMode::NetworkContextMixing && network != nullptr) {
+      NetworkBytePredictions predictions(*network);
+      payload = context_mixing_encode(data + first, last - first, &predictions);
     } else {
       e.mode = ChunkMode::ContextMixing;
       payload = context_mixing_encode(data + first, last - first);

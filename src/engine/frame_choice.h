@@ -5,10 +5,14 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
+#include "coder/context_mixing.h"
 #include "format/container.h"
 #include "media/media_detect.h"
+#include "model/model_file.h"
+#include "model/predictor.h"
 
 namespace lmzip {
 
@@ -17,6 +21,23 @@ namespace lmzip {
 // lost every frame LZMA2 codes below 0.7 (at -1 and -5); it won at 0.79 at -5
 // (a tar of source code, 8% smaller) (bench/results/lzma2-frames.md).
 constexpr double kByteCoderSkipsModelBelowBitsPerByte = 0.7;
+
+// A byte-level model's network as context mixing's extra inputs (chunk mode
+// 14): one stream on the CPU, whose tables equal every backend's. The model
+// must outlive it; its self-test runs first (std::runtime_error).
+class NetworkBytePredictions final : public BytePredictions {
+ public:
+  explicit NetworkBytePredictions(const ModelFile& model);
+  void reset() override;
+  void step(std::uint32_t symbol, std::uint32_t* freqs) override;
+  // Whether `model` predicts bytes (the byte tokenizer, 256 symbols).
+  static bool predicts_bytes(const ModelFile& model);
+  // The memory one takes.
+  static std::uint64_t bytes(const ModelFile& model);
+
+ private:
+  std::unique_ptr<Predictor> predictor_;
+};
 
 // The frame data[0, size) (at most kMaxFrameBytes) as chunks of at most
 // kMaxChunkBytes, cut evenly, coded by `mode`'s byte coder (LZMA2 or context
@@ -27,9 +48,11 @@ constexpr double kByteCoderSkipsModelBelowBitsPerByte = 0.7;
 // reproduces hold fewer than max(1, min_deflate_bytes) bytes of deflate data,
 // inflates streams while a chunk grows to at most `most_inflation` times its
 // size (0: to context mixing's limit), and context-mixes the chunks without
-// one as they are.
+// one as they are. Mode 14 (network context mixing) mixes `network`'s
+// predictions in (a byte model: NetworkBytePredictions::predicts_bytes).
 Frame byte_coded_frame(const std::uint8_t* data, std::size_t size, std::size_t threads, ChunkMode mode,
-                       std::size_t min_deflate_bytes = 0, unsigned most_inflation = 0);
+                       std::size_t min_deflate_bytes = 0, unsigned most_inflation = 0,
+                       const ModelFile* network = nullptr);
 
 // A frame that LZMA2 barely shrinks (compressed or random data) is context-
 // mixed with its deflate streams inflated only where their deflate data

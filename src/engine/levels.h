@@ -25,6 +25,10 @@ struct LevelSettings {
   // Deflate streams inflated for context mixing (chunk mode 13) grow a frame
   // to at most this many times its size (0: to context mixing's limit).
   unsigned most_inflation;
+  // The binary model's network, where it predicts bytes, is mixed into
+  // context mixing (chunk mode 14); otherwise it codes a non-text frame
+  // alone, only where context mixing cannot run (-M too small for it).
+  bool mixes_binary_model;
   std::string_view summary;        // for --help
 };
 
@@ -42,16 +46,16 @@ struct LevelSettings {
 // reproduces (a gzip'd log inflates 5 to 10 times, and context mixing codes
 // it far smaller than its deflate).
 inline constexpr LevelSettings kLevels[] = {
-    // level model         binary model     largest     smallest    mode                                 without adaptation                   inflation  summary
-    {1, "fast.lmzm",       "binary.lmzm",   0,          8u << 10,   ChunkMode::CodedFrameCounted,        ChunkMode::CodedFrameCounted,        4,         "fastest: the fast model with narrow context counts"},
-    {2, "fast.lmzm",       "binary.lmzm",   0,          16u << 10,  ChunkMode::CodedAdaptedNarrow,       ChunkMode::CodedFrameCounted,        4,         "the fast model, output adaptation over narrow counts"},
-    {3, "fast.lmzm",       "binary.lmzm",   0,          32u << 10,  ChunkMode::CodedAdapted,             ChunkMode::CodedFrameCounted,        4,         "the fast model, output adaptation over large counts"},
-    {4, "default.lmzm",    "binary.lmzm",   0,          8u << 10,   ChunkMode::CodedAdaptedNarrow,       ChunkMode::CodedFrameCountedLarge,   0,         "the default model, output adaptation over narrow counts"},
-    {5, "default.lmzm",    "binary.lmzm",   0,          16u << 10,  ChunkMode::CodedAdapted,             ChunkMode::CodedFrameCountedLarge,   0,         "the default model, output adaptation over large counts"},
-    {6, "default.lmzm",    "binary.lmzm",   0,          32u << 10,  ChunkMode::CodedAdapted,             ChunkMode::CodedFrameCountedLarge,   0,         "as 5, longer chunks for short inputs"},
-    {7, "max.lmzm",        "binary.lmzm",   0,          8u << 10,   ChunkMode::CodedAdapted,             ChunkMode::CodedFrameCountedLarge,   0,         "the max model, output adaptation over large counts"},
-    {8, "max.lmzm",        "binary.lmzm",   0,          16u << 10,  ChunkMode::CodedAdapted,             ChunkMode::CodedFrameCountedLarge,   0,         "as 7, longer chunks for short inputs"},
-    {9, "max.lmzm",        "binary.lmzm",   1u << 20,   512u << 10, ChunkMode::CodedAdapted,             ChunkMode::CodedFrameCountedLarge,   0,         "best: the max model in few long chunks"},
+    // level model         binary model     largest     smallest    mode                                 without adaptation                   inflation  mixes binary  summary
+    {1, "fast.lmzm",       "binary.lmzm",   0,          8u << 10,   ChunkMode::CodedFrameCounted,        ChunkMode::CodedFrameCounted,        4, false,        "fastest: the fast model with narrow context counts"},
+    {2, "fast.lmzm",       "binary.lmzm",   0,          16u << 10,  ChunkMode::CodedAdaptedNarrow,       ChunkMode::CodedFrameCounted,        4, false,        "the fast model, output adaptation over narrow counts"},
+    {3, "fast.lmzm",       "binary.lmzm",   0,          32u << 10,  ChunkMode::CodedAdapted,             ChunkMode::CodedFrameCounted,        4, false,        "the fast model, output adaptation over large counts"},
+    {4, "default.lmzm",    "binary.lmzm",   0,          8u << 10,   ChunkMode::CodedAdaptedNarrow,       ChunkMode::CodedFrameCountedLarge,   0, false,        "the default model, output adaptation over narrow counts"},
+    {5, "default.lmzm",    "binary.lmzm",   0,          16u << 10,  ChunkMode::CodedAdapted,             ChunkMode::CodedFrameCountedLarge,   0, false,        "the default model, output adaptation over large counts"},
+    {6, "default.lmzm",    "binary.lmzm",   0,          32u << 10,  ChunkMode::CodedAdapted,             ChunkMode::CodedFrameCountedLarge,   0, false,        "as 5, longer chunks for short inputs"},
+    {7, "max.lmzm",        "binary.lmzm",   0,          8u << 10,   ChunkMode::CodedAdapted,             ChunkMode::CodedFrameCountedLarge,   0, true,         "the max model, output adaptation over large counts"},
+    {8, "max.lmzm",        "binary.lmzm",   0,          16u << 10,  ChunkMode::CodedAdapted,             ChunkMode::CodedFrameCountedLarge,   0, true,         "as 7, longer chunks for short inputs"},
+    {9, "max.lmzm",        "binary.lmzm",   1u << 20,   512u << 10, ChunkMode::CodedAdapted,             ChunkMode::CodedFrameCountedLarge,   0, true,         "best: the max model in few long chunks"},
 };
 inline constexpr int kMinLevel = 1;
 inline constexpr int kMaxLevel = 9;

@@ -28,6 +28,7 @@ enum class ChunkMode : std::uint8_t {
   Audio = 11,
   ContextMixing = 12,
   InflatedContextMixing = 13,
+  NetworkContextMixing = 14,
 };
 
 // What turns a chunk's payload back into its bytes.
@@ -39,6 +40,7 @@ enum class ChunkCoder : std::uint8_t {
   Audio,    // samples coded by the audio codec (media/audio_codec.h); no model
   ContextMixing,  // bytes coded by context mixing (coder/context_mixing.h); no model
   InflatedContextMixing,  // deflate streams inflated, then context mixing (coder/deflate_streams.h); no model
+  NetworkContextMixing,   // context mixing with the frame's byte-level network mixed in (coder/context_mixing.h)
 };
 
 // Which history the match model follows (docs/format.md "Match model").
@@ -78,6 +80,7 @@ inline constexpr ChunkRecipe kChunkRecipes[] = {
     {ChunkMode::Audio,                   "audio",               ChunkCoder::Audio,   MatchScope::None,   CountsKind::None,      false},
     {ChunkMode::ContextMixing,           "context-mix",         ChunkCoder::ContextMixing, MatchScope::None, CountsKind::None, false},
     {ChunkMode::InflatedContextMixing,   "inflated-context-mix", ChunkCoder::InflatedContextMixing, MatchScope::None, CountsKind::None, false},
+    {ChunkMode::NetworkContextMixing,    "network-context-mix", ChunkCoder::NetworkContextMixing, MatchScope::None, CountsKind::None, false},
 };
 
 constexpr bool rows_in_mode_order() {
@@ -96,12 +99,18 @@ constexpr const ChunkRecipe& recipe(ChunkMode mode) { return kChunkRecipes[stati
 
 // Coded with the model's network (not stored, not LZMA2).
 constexpr bool is_network_coded(ChunkMode mode) { return recipe(mode).coder == ChunkCoder::Network; }
-// Coded by a general-purpose byte coder instead of the model: LZMA2 or context
-// mixing, of the bytes or of their deflate streams inflated (a frame holds
-// these or network-coded chunks, never both).
+// Coded by a general-purpose byte coder instead of the model's token coder:
+// LZMA2 or context mixing, of the bytes or of their deflate streams inflated,
+// or with a byte network's predictions mixed in (a frame holds these or
+// network-coded chunks, never both).
 constexpr bool is_byte_coded(ChunkMode mode) {
   const ChunkCoder coder = recipe(mode).coder;
-  return coder == ChunkCoder::Lzma2 || coder == ChunkCoder::ContextMixing || coder == ChunkCoder::InflatedContextMixing;
+  return coder == ChunkCoder::Lzma2 || coder == ChunkCoder::ContextMixing || coder == ChunkCoder::InflatedContextMixing ||
+         coder == ChunkCoder::NetworkContextMixing;
+}
+// Decoded with the frame's model: its network codes the chunk or takes part.
+constexpr bool needs_model(ChunkMode mode) {
+  return is_network_coded(mode) || recipe(mode).coder == ChunkCoder::NetworkContextMixing;
 }
 // Keeps the frame's context counts, whose shape the mode sets; a frame's
 // counted chunks share one mode (the container checks it).

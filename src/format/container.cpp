@@ -74,6 +74,7 @@ const char* chunk_entry_problem(const ChunkEntry& entry) {
       break;
     case ChunkCoder::ContextMixing:
     case ChunkCoder::InflatedContextMixing:
+    case ChunkCoder::NetworkContextMixing:
       if (entry.symbol_count != 0) return "context-mixing chunk with a symbol count";
       if (entry.payload_size == 0) return "context-mixing chunk without payload";
       if (entry.payload_size >= entry.original_size)

@@ -1081,5 +1081,85 @@ TEST(ModelPerFrame, MissingSecondModelIsNamed) {
   }
 }
 
+
+// ------------------------------------------- the binary network mixed in
+
+// Levels 7 to 9 mix the binary model's network into context mixing (chunk
+// mode 14); the frame names that model in a model block.
+struct MixingModels {
+  fs::path dir, text_only;
+  std::string binary_id;
+  MixingModels() {
+    const fs::path base = fs::path(random_model_path()).parent_path();
+    dir = base / "mixing-models";
+    text_only = base / "mixing-text-only";
+    fs::create_directories(dir);
+    fs::create_directories(text_only);
+    for (const fs::path& d : {dir, text_only})
+      random_model(tiny_config(), 31).save((d / std::string(level_settings(9).model_file)).string());
+    const std::string binary_path = (dir / std::string(level_settings(9).binary_model_file)).string();
+    random_model(tiny_config(), 32).save(binary_path);
+    binary_id = model_info(binary_path).id;
+  }
+};
+
+const MixingModels& mixing_models() {
+  static const MixingModels models;
+  return models;
+}
+
+std::string compress_at(int level, const std::string& in) {
+  CompressOptions o;
+  o.level = level;
+  o.threads = 2;
+  o.models.program_path = "/nonexistent/lmzip";
+  std::istringstream is(in);
+  std::ostringstream os;
+  compress(is, os, o);
+  return os.str();
+}
+
+bool has_mode(const FrameInfo& frame, const std::string& mode) {
+  return std::any_of(frame.modes.begin(), frame.modes.end(), [&](const ChunkModeCount& m) { return m.mode == mode; });
+}
+
+TEST(NetworkMixing, LevelsSevenToNineMixTheBinaryNetworkIn) {
+  const MixingModels& models = mixing_models();
+  ModelPathScope path(models.dir.string());
+  const std::string in = markov_control_bytes(100000, 9);
+  for (int level : {7, 9}) {
+    const std::string z = compress_at(level, in);
+    const std::vector<FrameInfo> frames = listed_frames(z);
+    ASSERT_EQ(frames.size(), 1u) << level;
+    EXPECT_TRUE(has_mode(frames[0], "network-context-mix")) << level;
+    EXPECT_EQ(frames[0].model_id, models.binary_id) << level;
+    EXPECT_EQ(decompress_found(z), in) << level;
+  }
+  // Level 5 context-mixes the same frame without it, and names no model.
+  const std::string z = compress_at(5, in);
+  const std::vector<FrameInfo> frames = listed_frames(z);
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_TRUE(has_mode(frames[0], "context-mix"));
+  EXPECT_NE(frames[0].model_id, models.binary_id);
+}
+
+// Decoding a mixed frame without its binary model fails naming the model.
+TEST(NetworkMixing, MissingBinaryModelIsNamed) {
+  const MixingModels& models = mixing_models();
+  std::string z;
+  {
+    ModelPathScope path(models.dir.string());
+    z = compress_at(9, markov_control_bytes(30000, 10));
+  }
+  ModelPathScope path(models.text_only.string());
+  try {
+    decompress_found(z);
+    ADD_FAILURE() << "decoded without the binary model";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), Error::Kind::ModelMissing);
+    EXPECT_NE(std::string(e.what()).find(models.binary_id.substr(0, 16)), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace lmzip

@@ -202,6 +202,26 @@ int main(int argc, char** argv) {
   }
   write_file(root + "/decompress/concatenated.lmz", concatenated);
 
+  // Level 9 with the byte model as the binary model: its network mixed into
+  // context mixing (mode 14), the frame naming it in a model block.
+  {
+    const std::string levels = models + "/levels";
+    if (std::system(("mkdir -p '" + levels + "'").c_str()) != 0) return 1;
+    lmzip::fuzz::token_model().save(levels + "/max.lmzm");
+    lmzip::fuzz::byte_model().save(levels + "/binary.lmzm");
+    lmzip::CompressOptions o;
+    o.level = 9;
+    o.models.program_path = "/nonexistent/lmzip";
+    setenv("LMZIP_MODEL_PATH", levels.c_str(), 1);
+    std::istringstream in(repeat(pseudo_random(100, 6), 3000));
+    std::ostringstream out;
+    const lmzip::Stats s = lmzip::compress(in, out, o);
+    unsetenv("LMZIP_MODEL_PATH");
+    std::cerr << "network_context_mix.lmz: 3000 -> " << out.str().size() << " bytes, " << s.context_mixing_frames
+              << " context-mixing frames\n";
+    write_file(root + "/decompress/network_context_mix.lmz", out.str());
+  }
+
   // Round trip: the first byte picks model and chunk size (fuzz_roundtrip.cpp).
   write_file(root + "/roundtrip/empty", "");
   write_file(root + "/roundtrip/one_byte", "\x01");
