@@ -289,7 +289,8 @@ Stats compress(std::istream& in, std::ostream& out, const CompressOptions& optio
   PredictorFactory backends(options.device);
   const ModelInfo info = resolve_model(options);
   // coders[0] codes the frames that look like text, and the others where
-  // the level's binary model is not installed; coders[1], where it is, those.
+  // the level's binary model is not installed; coders[1], where it is, those
+  // (mixed into context mixing, or alone where context mixing cannot run).
   std::vector<FrameCoder> coders;
   coders.push_back({ModelSession::open(info.path), {}, {}});
   if (const std::string binary = binary_model_path(options); !binary.empty()) {
@@ -360,6 +361,9 @@ Stats compress(std::istream& in, std::ostream& out, const CompressOptions& optio
   const std::size_t mixing_threads =
       byte_coder_threads(mixing_mode, mixing_network ? NetworkBytePredictions::bytes(*mixing_network) : 0);
   const std::size_t inflated_threads = byte_coder_threads(ChunkMode::InflatedContextMixing);
+  // A binary model the level does not mix in codes frames only where context
+  // mixing cannot run: where it can, the frames are batched as without one.
+  if (coders.size() > 1 && !mixing_network && mixing_threads > 0) coders.pop_back();
   bool at_end = false;
   MediaCarry media_carry;  // an image or recording that goes on into the next frame
   std::size_t carried = 0;  // frames read for the batch before, of another model: the first of this batch
