@@ -7,6 +7,9 @@
 # model now shipped as models/NAME.lmzm, at its level (-1, -5 or -9).
 # default-adapted.lmz is the same at -5 by lmzip 0.10.0: chunk mode 7;
 # fast-adapted-narrow.lmz at -2 by lmzip 0.11.0: chunk mode 8.
+# binary.lmz: sample.txt at -9 with -m models/binary.lmzm (the binary model
+# codes only binary frames by itself; -m makes it code the text), written
+# when it first shipped.
 # Usage: bash old_files.sh PATH_TO_LMZIP
 set -u
 OLD="$(cd "$(dirname "$0")/old-files" && pwd)"
