@@ -1032,6 +1032,18 @@ bool network_coded(const FrameInfo& frame) {
                      [](const ChunkModeCount& m) { return m.mode != "stored" && m.mode != "lzma2"; });
 }
 
+// Decoding z with only `dirs` to search fails naming the model `id`.
+void expect_missing_model_named(const std::string& z, const std::string& dirs, const std::string& id) {
+  ModelPathScope path(dirs);
+  try {
+    decompress_found(z);
+    ADD_FAILURE() << "decoded without the binary model";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), Error::Kind::ModelMissing);
+    EXPECT_NE(std::string(e.what()).find(id.substr(0, 16)), std::string::npos) << e.what();
+  }
+}
+
 // With the level's binary model installed, a frame that does not look like
 // text is coded by it, the text frames around it by the level's model.
 TEST(ModelPerFrame, BinaryFramesAreCodedByTheBinaryModel) {
@@ -1077,14 +1089,7 @@ TEST(ModelPerFrame, MissingSecondModelIsNamed) {
     ModelPathScope path(models.both());
     z = compress_at_level_1(text_binary_text());
   }
-  ModelPathScope path(models.text_dir.string());
-  try {
-    decompress_found(z);
-    ADD_FAILURE() << "decoded without the binary model";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), Error::Kind::ModelMissing);
-    EXPECT_NE(std::string(e.what()).find(models.binary_id.substr(0, 16)), std::string::npos) << e.what();
-  }
+  expect_missing_model_named(z, models.text_dir.string(), models.binary_id);
 }
 
 
@@ -1185,14 +1190,7 @@ TEST(NetworkMixing, MissingBinaryModelIsNamed) {
     ModelPathScope path(models.dir.string());
     z = compress_at(9, predicted_by(mixing_models().binary, 30000, 10));
   }
-  ModelPathScope path(models.text_only.string());
-  try {
-    decompress_found(z);
-    ADD_FAILURE() << "decoded without the binary model";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), Error::Kind::ModelMissing);
-    EXPECT_NE(std::string(e.what()).find(models.binary_id.substr(0, 16)), std::string::npos) << e.what();
-  }
+  expect_missing_model_named(z, models.text_only.string(), models.binary_id);
 }
 
 }  // namespace
