@@ -53,9 +53,9 @@ inline constexpr LevelSettings kLevels[] = {
     {4, "default.lmzm",    "binary.lmzm",   0,          8u << 10,   ChunkMode::CodedAdaptedNarrow,       ChunkMode::CodedFrameCountedLarge,   0, false,        "the default model, output adaptation over narrow counts"},
     {5, "default.lmzm",    "binary.lmzm",   0,          16u << 10,  ChunkMode::CodedAdapted,             ChunkMode::CodedFrameCountedLarge,   0, false,        "the default model, output adaptation over large counts"},
     {6, "default.lmzm",    "binary.lmzm",   0,          32u << 10,  ChunkMode::CodedAdapted,             ChunkMode::CodedFrameCountedLarge,   0, false,        "as 5, longer chunks for short inputs"},
-    {7, "max.lmzm",        "binary.lmzm",   0,          8u << 10,   ChunkMode::CodedAdapted,             ChunkMode::CodedFrameCountedLarge,   0, true,         "the max model, output adaptation over large counts"},
+    {7, "max.lmzm",        "binary.lmzm",   0,          8u << 10,   ChunkMode::CodedAdapted,             ChunkMode::CodedFrameCountedLarge,   0, true,         "the max model, output adaptation over large counts; the binary network in context mixing"},
     {8, "max.lmzm",        "binary.lmzm",   0,          16u << 10,  ChunkMode::CodedAdapted,             ChunkMode::CodedFrameCountedLarge,   0, true,         "as 7, longer chunks for short inputs"},
-    {9, "max.lmzm",        "binary.lmzm",   1u << 20,   512u << 10, ChunkMode::CodedAdapted,             ChunkMode::CodedFrameCountedLarge,   0, true,         "best: the max model in few long chunks"},
+    {9, "max.lmzm",        "binary.lmzm",   1u << 20,   512u << 10, ChunkMode::CodedAdapted,             ChunkMode::CodedFrameCountedLarge,   0, true,         "best: the max model in few long chunks; the binary network in context mixing"},
 };
 inline constexpr int kMinLevel = 1;
 inline constexpr int kMaxLevel = 9;
