@@ -29,7 +29,7 @@ std::vector<int> levels_writing(ChunkMode mode) {
   std::vector<int> out;
   // Every level codes a frame with LZMA2 or the image and audio codecs where
   // that is smaller than the model.
-  // Network context mixing, the levels that name a binary model.
+  // Network context mixing: the levels that mix the binary model in.
   for (const LevelSettings& l : kLevels)
     if (recipe(mode).coder == ChunkCoder::NetworkContextMixing ? l.mixes_binary_model
                                                                : l.mode == mode || l.mode_without_adaptation == mode ||
